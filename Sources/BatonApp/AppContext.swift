@@ -1,0 +1,48 @@
+import BatonCore
+import BatonEngine
+import BatonStore
+import Foundation
+import Logging
+import PQ
+
+/// The composition root: the one place that builds concrete drivers from configuration.
+public struct AppContext: Sendable {
+    public let databaseURL: String
+    public let pool: ConnectionPool
+    public let queue: QueueStore
+    public let runs: RunStore
+    public let workflows: [String: WorkflowDefinition]
+    public let handlers: HandlerRegistry
+    public let logger: Logger
+
+    /// Connects (starting the embedded database when `databaseURL` is nil), loads workflows and applies
+    /// pending migrations.
+    public static func make(databaseURL: String?, workflowsDirectory: String, poolSize: Int = 4, migrate: Bool = true,
+                            logger: Logger = Logger(label: "baton")) async throws -> AppContext {
+        var handlers = HandlerRegistry()
+        BuiltinHandlers.register(into: &handlers)
+        let workflows = try WorkflowLoader.loadDirectory(URL(fileURLWithPath: workflowsDirectory), knownHandlers: handlers.names)
+        let url = try databaseURL ?? EmbeddedPostgres(directory: URL(fileURLWithPath: "var/postgres", isDirectory: true).standardizedFileURL).start()
+        let pool = ConnectionPool(conninfo: url, size: poolSize, logger: logger)
+        if migrate {
+            let applied = try await Migrator.migrate(pool)
+            if !applied.isEmpty { logger.info("applied migrations", metadata: ["baton.migrations": "\(applied)"]) }
+        } else if try await !Migrator.status(pool).isCurrent {
+            throw ValidationFailure("the database has pending migrations; run `baton migrate` first")
+        }
+        return AppContext(databaseURL: url, pool: pool, queue: QueueStore(pool: pool), runs: RunStore(pool: pool),
+                          workflows: workflows, handlers: handlers, logger: logger)
+    }
+
+    public func workflow(named name: String) throws -> WorkflowDefinition {
+        guard let workflow = workflows[name] else {
+            throw ValidationFailure("no workflow named \"\(name)\"; known: \(workflows.keys.sorted().joined(separator: ", "))")
+        }
+        return workflow
+    }
+}
+
+public struct ValidationFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,86 @@
+import Foundation
+
+/// The embedded default database: a local PostgreSQL cluster under `var/postgres`, started on demand
+/// when no `DATABASE_URL` is given, and left running for the next command (`baton db stop` stops it).
+///
+/// PostgreSQL refuses to run as root, so when Baton runs as root the cluster belongs to `postgres`.
+public struct EmbeddedPostgres: Sendable {
+    public let directory: URL
+    public let port: Int
+
+    public init(directory: URL, port: Int = 54_330) {
+        self.directory = directory
+        self.port = port
+    }
+
+    public var databaseURL: String { "postgresql://postgres@/baton?host=\(directory.path)&port=\(port)" }
+
+    /// Creates the cluster the first time, starts it when it is not running, and returns its URL.
+    public func start() throws -> String {
+        let bin = try Self.binDirectory()
+        let data = directory.appendingPathComponent("data")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        if Self.isRoot { try Self.run("/bin/chown", ["postgres:postgres", directory.path]) }
+        if !FileManager.default.fileExists(atPath: data.appendingPathComponent("PG_VERSION").path) {
+            try asOwner(bin + "/initdb", ["-D", data.path, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"],
+                        what: "initdb (creating the embedded cluster in \(data.path))")
+        }
+        if (try? asOwner(bin + "/pg_ctl", ["-D", data.path, "status"], what: "pg_ctl status")) == nil {
+            try asOwner(bin + "/pg_ctl", ["-D", data.path, "-l", directory.appendingPathComponent("server.log").path, "-w", "-t", "60",
+                                          "-o", "-p \(port) -k \(directory.path) -c listen_addresses='' -c max_connections=200 -c shared_buffers=256MB",
+                                          "start"],
+                        what: "pg_ctl start (log: \(directory.appendingPathComponent("server.log").path))")
+        }
+        _ = try? asOwner(bin + "/psql", ["-h", directory.path, "-p", "\(port)", "-U", "postgres", "-d", "postgres", "-qtAc", "CREATE DATABASE baton"],
+                         what: "create database")
+        return databaseURL
+    }
+
+    public func stop() throws {
+        let bin = try Self.binDirectory()
+        let data = directory.appendingPathComponent("data")
+        guard FileManager.default.fileExists(atPath: data.appendingPathComponent("postmaster.pid").path) else { return }
+        try asOwner(bin + "/pg_ctl", ["-D", data.path, "-m", "fast", "-w", "stop"], what: "pg_ctl stop")
+    }
+
+    static var isRoot: Bool { getuid() == 0 }
+
+    static func binDirectory() throws -> String {
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
+            .compactMap(Int.init).sorted()
+        guard let latest = versions.last else {
+            throw EmbeddedPostgresError(message: "no PostgreSQL server found under \(root); install it (apt-get install postgresql) or set DATABASE_URL")
+        }
+        return "\(root)/\(latest)/bin"
+    }
+
+    @discardableResult
+    private func asOwner(_ executable: String, _ arguments: [String], what: String) throws -> String {
+        if Self.isRoot { return try Self.run("/usr/sbin/runuser", ["-u", "postgres", "--", executable] + arguments, what: what) }
+        return try Self.run(executable, arguments, what: what)
+    }
+
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String], what: String? = nil) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else {
+            throw EmbeddedPostgresError(message: "\(what ?? executable) failed (exit \(process.terminationStatus)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        return text
+    }
+}
+
+public struct EmbeddedPostgresError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}

@@ -1,0 +1,54 @@
+import BatonCore
+import Foundation
+
+/// Handlers for tests and benchmarks. Each reads its settings from the run input under its own name.
+public enum BuiltinHandlers {
+    public static func register(into registry: inout HandlerRegistry) {
+        registry.register("noop", Noop())
+        registry.register("sleep", Sleep())
+        registry.register("fail", Fail())
+        registry.register("crash", Crash())
+    }
+
+    /// Succeeds at once; its output echoes the step and attempt.
+    struct Noop: StepHandler {
+        func run(_ context: StepContext) async throws -> StepOutput {
+            StepOutput(json: #"{"attempt":\#(context.attempt)}"#)
+        }
+    }
+
+    /// Sleeps `sleepMs` milliseconds (default 100), stopping early when cancelled.
+    struct Sleep: StepHandler {
+        func run(_ context: StepContext) async throws -> StepOutput {
+            let ms = (context.runInput("sleepMs") as? Int) ?? 100
+            try await Task.sleep(for: .milliseconds(ms))
+            return StepOutput(json: #"{"sleptMs":\#(ms)}"#)
+        }
+    }
+
+    /// Fails with `fail.code` (default `failed_on_purpose`) while the attempt is at most `fail.times`
+    /// (default: always), retryable unless `fail.retryable` is false; then succeeds.
+    struct Fail: StepHandler {
+        func run(_ context: StepContext) async throws -> StepOutput {
+            let settings = context.runInput("fail") as? [String: Any] ?? [:]
+            let times = settings["times"] as? Int ?? Int.max
+            guard context.attempt <= times else { return StepOutput(json: #"{"recoveredOnAttempt":\#(context.attempt)}"#) }
+            throw StepError(code: settings["code"] as? String ?? "failed_on_purpose",
+                            message: "the fail handler failed attempt \(context.attempt) on purpose",
+                            retryable: settings["retryable"] as? Bool ?? true)
+        }
+    }
+
+    /// Kills its own process with SIGKILL while the attempt is at most `crash.times` (default: always),
+    /// as a worker crash would; then succeeds.
+    struct Crash: StepHandler {
+        func run(_ context: StepContext) async throws -> StepOutput {
+            let times = (context.runInput("crash") as? [String: Any])?["times"] as? Int ?? Int.max
+            if context.attempt <= times {
+                context.logger.warning("crash handler: killing this worker process with SIGKILL")
+                kill(getpid(), SIGKILL)
+            }
+            return StepOutput(json: #"{"survivedOnAttempt":\#(context.attempt)}"#)
+        }
+    }
+}

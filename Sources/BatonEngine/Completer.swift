@@ -1,0 +1,80 @@
+import BatonStore
+import Foundation
+import Logging
+
+/// Commits outcomes in batches: the first outcome after a quiet spell is flushed at once (low latency);
+/// outcomes that arrive while a flush is in flight go together in the next one (throughput).
+final class Completer: @unchecked Sendable {
+    private let queue: QueueStore
+    private let maxBatch: Int
+    private let logger: Logger
+    /// Called after each committed batch with each job's acceptance.
+    private let onCommitted: @Sendable ([JobOutcome], [Int64: Bool]) -> Void
+    private let lock = NSLock()
+    private var buffer: [JobOutcome] = []
+    private var flushing = false
+    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
+
+    init(queue: QueueStore, maxBatch: Int, logger: Logger, onCommitted: @escaping @Sendable ([JobOutcome], [Int64: Bool]) -> Void) {
+        self.queue = queue
+        self.maxBatch = maxBatch
+        self.logger = logger
+        self.onCommitted = onCommitted
+    }
+
+    func submit(_ outcome: JobOutcome) {
+        let start: Bool = lock.withLock {
+            buffer.append(outcome)
+            if flushing { return false }
+            flushing = true
+            return true
+        }
+        if start { Task { await flushLoop() } }
+    }
+
+    /// Returns once every submitted outcome has been committed (or refused).
+    func drain() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let idle: Bool = lock.withLock {
+                if !flushing && buffer.isEmpty { return true }
+                idleWaiters.append(continuation)
+                return false
+            }
+            if idle { continuation.resume() }
+        }
+    }
+
+    private func flushLoop() async {
+        var pause = Duration.milliseconds(50)
+        while true {
+            let batch: [JobOutcome] = lock.withLock {
+                let taken = Array(buffer.prefix(maxBatch))
+                buffer.removeFirst(taken.count)
+                return taken
+            }
+            if batch.isEmpty {
+                let waiters: [CheckedContinuation<Void, Never>]? = lock.withLock {
+                    // Re-check under the lock: an outcome may have arrived since the batch was taken.
+                    if !buffer.isEmpty { return nil }
+                    flushing = false
+                    defer { idleWaiters.removeAll() }
+                    return idleWaiters
+                }
+                guard let waiters else { continue }
+                waiters.forEach { $0.resume() }
+                return
+            }
+            do {
+                let accepted = try await queue.complete(batch)
+                onCommitted(batch, accepted)
+                pause = .milliseconds(50)
+            } catch {
+                // Fenced outcomes are safe to send again: if the lost reply hid a commit, the retry is refused.
+                logger.error("committing outcomes failed; retrying", metadata: ["error": "\(error)", "baton.batch.size": "\(batch.count)"])
+                lock.withLock { buffer.insert(contentsOf: batch, at: 0) }
+                try? await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(5))
+            }
+        }
+    }
+}

@@ -1,0 +1,284 @@
+import BatonCore
+import BatonStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Claims jobs of one queue, runs their handlers, and commits their outcomes, until shut down.
+///
+/// Its parts run concurrently: a producer that claims in batches up to the free slots, one task per running
+/// handler (with its timeout), a completer that commits outcomes in batches, a heartbeat that extends
+/// leases and delivers cancels, and a rescuer that returns other workers' expired leases to the queue.
+public final class Worker: Service, Sendable {
+    public let configuration: WorkerConfiguration
+    private let queue: QueueStore
+    private let runs: RunStore
+    private let handlers: HandlerRegistry
+    private let logger: Logger
+    private let held: HeldJobs
+    private let wake = WakeSignal()
+    private let stopping = StopFlag()
+    private let completer: Completer
+    private let rescuer: Rescuer
+
+    public init(configuration: WorkerConfiguration, queue: QueueStore, runs: RunStore, handlers: HandlerRegistry, logger: Logger) {
+        self.configuration = configuration
+        self.queue = queue
+        self.runs = runs
+        self.handlers = handlers
+        var logger = logger
+        logger[metadataKey: "baton.worker.id"] = "\(configuration.id)"
+        self.logger = logger
+        let held = HeldJobs(concurrency: configuration.concurrency, maxHeld: configuration.maxHeld)
+        self.held = held
+        let wake = wake
+        completer = Completer(queue: queue, maxBatch: configuration.maxCompletionBatch, logger: logger) { [logger] batch, accepted in
+            for outcome in batch {
+                held.remove(outcome.jobID)
+                if accepted[outcome.jobID] != true {
+                    logger.warning("outcome refused: the lease was lost (another worker owns the job now) or it was already recorded",
+                                   metadata: ["baton.job.id": "\(outcome.jobID)", "baton.lease.epoch": "\(outcome.epoch)"])
+                }
+            }
+            wake.signal()
+        }
+        rescuer = Rescuer(queue: queue, queueName: configuration.queue, maxCrashes: configuration.maxCrashes, logger: logger)
+    }
+
+    /// Wakes the producer now (a NOTIFY arrived, or a test enqueued work).
+    public func wakeUp() { wake.signal() }
+
+    /// Runs until the task is cancelled or a graceful shutdown (SIGTERM/SIGINT through a `ServiceGroup`) is
+    /// requested; then stops claiming, lets running steps finish within the grace period and hands back the rest.
+    public func run() async throws {
+        try await runs.registerWorker(id: configuration.id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()),
+                                      queue: configuration.queue, capabilities: configuration.capabilities,
+                                      concurrency: configuration.concurrency)
+        logger.info("worker started", metadata: [
+            "baton.queue": "\(configuration.queue)", "baton.concurrency": "\(configuration.concurrency)",
+            "baton.capabilities": "\(configuration.capabilities.joined(separator: ","))",
+        ])
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.produce() }
+                group.addTask { await self.heartbeatLoop() }
+                group.addTask { await self.rescueLoop() }
+                await group.next()  // the producer returns once stopping
+                await self.shutDown()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.beginShutdown()
+        }
+        try? await runs.setWorkerStatus(id: configuration.id, status: "stopped")
+        logger.info("worker stopped")
+    }
+
+    /// Stops claiming; `run()` then finishes the shutdown.
+    public func beginShutdown() {
+        stopping.set()
+        wake.signal()
+    }
+
+    // MARK: Producer
+
+    private func produce() async {
+        var pause = Duration.milliseconds(100)
+        while !stopping.isSet && !Task.isCancelled {
+            let capacity = held.capacity
+            var claimedFull = false
+            if capacity > 0 {
+                do {
+                    let jobs = try await queue.claim(queue: configuration.queue, workerID: configuration.id,
+                                                     capabilities: configuration.capabilities, limit: capacity, lease: configuration.lease)
+                    pause = .milliseconds(100)
+                    for job in held.add(jobs) { start(job) }
+                    claimedFull = jobs.count == capacity
+                } catch {
+                    logger.error("claim failed; retrying", metadata: ["error": "\(error)"])
+                    await wake.wait(timeout: pause)
+                    pause = min(pause * 2, .seconds(5))
+                    continue
+                }
+            }
+            if claimedFull { continue }
+            if stopping.isSet { break }
+            await wake.wait(timeout: configuration.pollInterval)
+        }
+    }
+
+    // MARK: Execution
+
+    private func start(_ job: ClaimedJob) {
+        Task { await self.execute(job) }
+    }
+
+    private func execute(_ job: ClaimedJob) async {
+        var logger = self.logger
+        logger[metadataKey: "baton.run.id"] = "\(job.runID.uuidString.lowercased())"
+        logger[metadataKey: "baton.step"] = "\(job.step)"
+        logger[metadataKey: "baton.attempt"] = "\(job.attempt)"
+        let context = StepContext(runID: job.runID, step: job.step, attempt: job.attempt, input: job.input,
+                                  inputSHA256: job.inputSHA256, logger: logger)
+        let timeout = Duration.milliseconds(job.timeoutMilliseconds)
+        let result: Result<StepOutput, Error>
+        if let handler = handlers[job.handler] {
+            let task = Task { try await handler.run(context) }
+            held.attach(job.id, task: task)
+            let timer = Task { [held] in
+                try await Task.sleep(for: timeout)
+                held.cancel(job.id, reason: .timeout)
+            }
+            result = await task.result
+            timer.cancel()
+        } else {
+            result = .failure(StepError(code: "unknown_handler", message: "no handler named \"\(job.handler)\" is registered in worker \(configuration.id); register it or fix the workflow", retryable: false))
+        }
+        let finishedAt = Date()
+        let (reason, startable) = held.finishRunning(job.id)
+        for next in startable { start(next) }
+
+        guard let outcome = await outcome(for: job, result: result, reason: reason, finishedAt: finishedAt, timeout: timeout, logger: logger) else {
+            held.remove(job.id)
+            wake.signal()
+            return
+        }
+        completer.submit(outcome)
+    }
+
+    private func outcome(for job: ClaimedJob, result: Result<StepOutput, Error>, reason: CancelReason?, finishedAt: Date,
+                         timeout: Duration, logger: Logger) async -> JobOutcome? {
+        var outcome = JobOutcome(job: job, kind: .succeeded)
+        outcome.finishedAt = finishedAt
+        switch (reason, result) {
+        case (.leaseLost, _):
+            logger.warning("lease lost while the step ran; its result is dropped (another worker may own it now)")
+            return nil
+        case (.shutdown, _):
+            outcome.kind = .release
+            return outcome
+        case (.runCancelled, _):
+            outcome.kind = .cancelled
+            outcome.error = StepError(code: "cancelled", message: "the run was cancelled while this step ran", retryable: false)
+            return outcome
+        case (nil, .success(let output)):
+            outcome.output = output.json
+            outcome.runOutcome = output.finishRun
+            return outcome
+        case (.timeout, _):
+            return await failure(job, StepError.timeout(after: timeout), outcome: outcome, logger: logger)
+        case (nil, .failure(let error)):
+            let stepError = (error as? StepError)
+                ?? StepError(code: "handler_error", message: String(describing: error), retryable: true)
+            return await failure(job, stepError, outcome: outcome, logger: logger)
+        }
+    }
+
+    private func failure(_ job: ClaimedJob, _ error: StepError, outcome: JobOutcome, logger: Logger) async -> JobOutcome {
+        var outcome = outcome
+        outcome.error = error
+        var step: StepDefinition?
+        while step == nil {
+            do {
+                step = try await queue.workflow(id: job.workflowID).step(at: job.stepIndex)
+                if step == nil { break }
+            } catch {
+                logger.error("loading the workflow definition failed; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        let decision = step.map {
+            FailureDecision.after(error: error, step: $0, errorCount: job.errors + 1, priority: job.priority, random: Double.random(in: 0..<1))
+        } ?? .fail
+        switch decision {
+        case .retry(let delay, let priority):
+            outcome.kind = .retry
+            outcome.delayMilliseconds = delay.milliseconds
+            outcome.priority = priority
+        case .fail:
+            outcome.kind = .failed
+        case .deadLetter(let reason):
+            outcome.kind = .deadLetter
+            outcome.deadReason = reason
+        }
+        logger.info("step failed", metadata: ["baton.error.code": "\(error.code)", "baton.decision": "\(outcome.kind.rawValue)"])
+        return outcome
+    }
+
+    // MARK: Heartbeat
+
+    private func heartbeatLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.heartbeatInterval)
+            if Task.isCancelled { return }
+            await heartbeatOnce()
+        }
+    }
+
+    private func heartbeatOnce() async {
+        let leases = held.leases
+        do {
+            let alive = try await queue.heartbeat(workerID: configuration.id, jobs: leases, lease: configuration.lease)
+            for lease in leases {
+                switch alive[lease.id] {
+                case nil:
+                    if held.removeBuffered(lease.id) == nil { held.cancel(lease.id, reason: .leaseLost) }
+                case true?:
+                    if let job = held.removeBuffered(lease.id) {
+                        var outcome = JobOutcome(job: job, kind: .cancelled)
+                        outcome.finishedAt = Date()
+                        completer.submit(outcome)
+                    } else {
+                        held.cancel(lease.id, reason: .runCancelled)
+                    }
+                case false?:
+                    break
+                }
+            }
+        } catch {
+            logger.error("heartbeat failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: Rescuer
+
+    private func rescueLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.rescueInterval)
+            if Task.isCancelled { return }
+            _ = await rescuer.rescueOnce()
+        }
+    }
+
+    // MARK: Shutdown
+
+    private func shutDown() async {
+        try? await runs.setWorkerStatus(id: configuration.id, status: "stopping")
+        for job in held.takeBuffered() {
+            var outcome = JobOutcome(job: job, kind: .release)
+            outcome.finishedAt = Date()
+            completer.submit(outcome)
+        }
+        let deadline = ContinuousClock.now + configuration.shutdownGrace
+        if held.running > 0 {
+            logger.info("waiting for running steps to finish", metadata: ["baton.running": "\(held.running)"])
+        }
+        while held.running > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if held.running > 0 {
+            logger.warning("grace period over; handing back leases of unfinished steps", metadata: ["baton.running": "\(held.running)"])
+            for id in held.runningIDs { held.cancel(id, reason: .shutdown) }
+            while held.running > 0 { try? await Task.sleep(for: .milliseconds(20)) }
+        }
+        await completer.drain()
+    }
+}
+
+/// A flag set once, readable from any thread.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}

@@ -1,0 +1,296 @@
+import BatonCore
+import Foundation
+import PQ
+
+/// The queue's SQL: enqueue, claim, complete, heartbeat, rescue and cancel. Every call is one transaction.
+public final class QueueStore: Sendable {
+    public let pool: ConnectionPool
+    private let workflowIDs = LockedDictionary<String, Int64>()
+    private let definitions = LockedDictionary<Int64, WorkflowDefinition>()
+    /// Channel of the wake-up NOTIFY sent after an enqueue; the payload is the queue name.
+    public static let wakeChannel = "baton_jobs"
+
+    public init(pool: ConnectionPool) {
+        self.pool = pool
+    }
+
+    // MARK: Workflows
+
+    /// The id of `workflow` as stored in `baton.workflows`, inserting it the first time it is seen.
+    public func workflowID(for workflow: WorkflowDefinition) async throws -> Int64 {
+        let definition = try Self.json(workflow)
+        if let id = workflowIDs[definition] { return id }
+        let id = try await pool.withConnection { connection -> Int64 in
+            try connection.query("""
+                INSERT INTO baton.workflows (name, version, checksum, definition)
+                VALUES (\(workflow.name), \(workflow.version), baton.sha256_hex(\(definition)::jsonb), \(definition)::jsonb)
+                ON CONFLICT (name, checksum) DO NOTHING
+                """)
+            return try connection.query("""
+                SELECT id FROM baton.workflows WHERE name = \(workflow.name) AND checksum = baton.sha256_hex(\(definition)::jsonb)
+                """).first!.decode("id", as: Int64.self)
+        }
+        workflowIDs[definition] = id
+        definitions[id] = workflow
+        return id
+    }
+
+    /// The definition a run was enqueued with.
+    public func workflow(id: Int64) async throws -> WorkflowDefinition {
+        if let cached = definitions[id] { return cached }
+        let text = try await pool.withConnection { connection in
+            try connection.query("SELECT definition::text AS d FROM baton.workflows WHERE id = \(id)").first?.decode("d", as: String.self)
+        }
+        guard let text else { throw StoreError.notFound("workflow definition \(id)") }
+        let workflow = try JSONDecoder().decode(WorkflowDefinition.self, from: Data(text.utf8))
+        definitions[id] = workflow
+        return workflow
+    }
+
+    // MARK: Enqueue
+
+    /// Enqueues runs in one transaction and wakes listening workers once.
+    public func enqueue(_ requests: [EnqueueRequest]) async throws -> [EnqueueResult] {
+        guard !requests.isEmpty else { return [] }
+        var items: [EnqueueItem] = []
+        for request in requests {
+            guard Priority.isValid(request.priority) else { throw StoreError.invalid("priority must be between \(Priority.highest) and \(Priority.lowest), got \(request.priority)") }
+            guard let first = request.workflow.steps.first else { throw StoreError.invalid("workflow \(request.workflow.name) has no steps") }
+            guard (try? JSONSerialization.jsonObject(with: Data(request.input.utf8))) is [String: Any] else {
+                throw StoreError.invalid("run input must be a JSON object")
+            }
+            items.append(EnqueueItem(
+                id: UUID(), workflowID: try await workflowID(for: request.workflow), workflow: request.workflow.name,
+                workflowVersion: request.workflow.version, queue: request.workflow.queue, repository: request.repository,
+                featureKey: request.featureKey, initiator: request.initiator, idempotencyKey: request.idempotencyKey,
+                priority: request.priority, input: request.input, firstStep: first))
+        }
+        let batch = try Self.json(items)
+        let queues = Array(Set(requests.map(\.workflow.queue))).sorted()
+        return try await pool.transaction { connection in
+            let rows = try connection.query("SELECT run_id, created FROM baton.enqueue_runs(\(batch)::jsonb)")
+            for queue in queues { try connection.notify(channel: Self.wakeChannel, payload: queue) }
+            return try rows.map { EnqueueResult(runID: try $0.decode("run_id"), created: try $0.decode("created")) }
+        }
+    }
+
+    public func enqueue(_ request: EnqueueRequest) async throws -> EnqueueResult {
+        try await enqueue([request])[0]
+    }
+
+    // MARK: Claim
+
+    /// Leases up to `limit` ready jobs of `queue` whose required capabilities the worker has, by priority
+    /// then `run_at`. Each claim bumps the job's lease epoch, marks its attempt running, and records an event.
+    public func claim(queue: String, workerID: String, capabilities: [String], limit: Int, lease: Duration) async throws -> [ClaimedJob] {
+        guard limit > 0 else { return [] }
+        let leaseMs = lease.milliseconds
+        return try await pool.withConnection { connection in
+            let rows = try connection.query("""
+                WITH picked AS (
+                    SELECT id FROM baton.jobs
+                    WHERE queue = \(queue) AND lease_owner IS NULL AND run_at <= now() AND required_capabilities <@ \(capabilities)::text[]
+                    ORDER BY priority, run_at, id
+                    LIMIT \(limit)
+                    FOR UPDATE SKIP LOCKED
+                ), leased AS (
+                    UPDATE baton.jobs j
+                    SET lease_owner = \(workerID), lease_until = now() + make_interval(secs => \(leaseMs) / 1000.0), lease_epoch = j.lease_epoch + 1
+                    FROM picked WHERE j.id = picked.id
+                    RETURNING j.*
+                ), started AS (
+                    UPDATE baton.step_attempts a
+                    SET status = 'running', worker_id = \(workerID), lease_epoch = l.lease_epoch, started_at = clock_timestamp()
+                    FROM leased l WHERE a.id = l.attempt_id
+                    RETURNING a.id, a.input::text AS input, a.input_sha256
+                ), runs_started AS (
+                    UPDATE baton.runs r SET status = 'running', started_at = coalesce(r.started_at, now()), updated_at = now()
+                    FROM leased l WHERE r.id = l.run_id AND r.status = 'queued'
+                ), events AS (
+                    INSERT INTO baton.run_events (run_id, step, attempt, level, kind, message, payload)
+                    SELECT l.run_id, l.step, l.attempt, 'info', 'step_started', 'step ' || l.step || ' started (attempt ' || l.attempt || ')',
+                           jsonb_build_object('worker', \(workerID)::text, 'leaseEpoch', l.lease_epoch)
+                    FROM leased l
+                )
+                SELECT l.id, l.run_id, l.workflow_id, l.step, l.step_index, l.handler, l.attempt, l.errors, l.crashes, l.priority,
+                       l.timeout_ms, l.lease_epoch, s.input, s.input_sha256
+                FROM leased l JOIN started s ON s.id = l.attempt_id
+                ORDER BY l.priority, l.run_at, l.id
+                """)
+            return try rows.map { row in
+                ClaimedJob(
+                    id: try row.decode("id"), runID: try row.decode("run_id"), workflowID: try row.decode("workflow_id"),
+                    step: try row.decode("step"), stepIndex: try row.decode("step_index"), handler: try row.decode("handler"),
+                    attempt: try row.decode("attempt"), errors: try row.decode("errors"), crashes: try row.decode("crashes"),
+                    priority: try row.decode("priority"), timeoutMilliseconds: try row.decode("timeout_ms"), leaseOwner: workerID,
+                    leaseEpoch: try row.decode("lease_epoch"), input: try row.decode("input"), inputSHA256: try row.decode("input_sha256"))
+            }
+        }
+    }
+
+    // MARK: Complete
+
+    /// Applies outcomes in one transaction. Returns, per job id, whether the outcome was accepted; an outcome
+    /// whose lease epoch or owner no longer matches is refused and changes nothing.
+    @discardableResult
+    public func complete(_ outcomes: [JobOutcome]) async throws -> [Int64: Bool] {
+        guard !outcomes.isEmpty else { return [:] }
+        let batch = try Self.json(outcomes)
+        return try await pool.transaction { connection in
+            try Self.accepted(connection.query("SELECT job_id, accepted FROM baton.complete_jobs(\(batch)::jsonb)"))
+        }
+    }
+
+    static func accepted(_ rows: Rows) throws -> [Int64: Bool] {
+        var result: [Int64: Bool] = [:]
+        for row in rows { result[try row.decode("job_id")] = try row.decode("accepted") }
+        return result
+    }
+
+    // MARK: Heartbeat
+
+    /// Extends the leases a worker still holds. Returns the jobs whose lease it still has, each with whether
+    /// its run has been cancelled; a job missing from the answer was lost (the worker must stop it).
+    public func heartbeat(workerID: String, jobs: [(id: Int64, epoch: Int64)], lease: Duration) async throws -> [Int64: Bool] {
+        let batch = try Self.json(jobs.map { ["id": $0.id, "epoch": $0.epoch] })
+        let leaseMs = lease.milliseconds
+        return try await pool.transaction { connection in
+            try connection.query("UPDATE baton.workers SET last_seen_at = now() WHERE id = \(workerID)")
+            guard !jobs.isEmpty else { return [:] }
+            let rows = try connection.query("""
+                UPDATE baton.jobs j SET lease_until = now() + make_interval(secs => \(leaseMs) / 1000.0)
+                FROM jsonb_to_recordset(\(batch)::jsonb) AS h(id bigint, epoch bigint)
+                WHERE j.id = h.id AND j.lease_epoch = h.epoch AND j.lease_owner = \(workerID)
+                RETURNING j.id, EXISTS (SELECT 1 FROM baton.runs r WHERE r.id = j.run_id AND r.cancel_requested_at IS NOT NULL) AS cancel
+                """)
+            var alive: [Int64: Bool] = [:]
+            for row in rows { alive[try row.decode("id")] = try row.decode("cancel") }
+            return alive
+        }
+    }
+
+    // MARK: Rescue
+
+    /// Takes jobs of `queue` whose lease expired (their worker crashed or hung), lets `decide` choose an outcome for each,
+    /// and applies them, all in one transaction. Jobs locked by another rescuer are skipped.
+    @discardableResult
+    public func rescueExpired(queue: String, limit: Int = 100, decide: @escaping @Sendable (ClaimedJob, _ cancelRequested: Bool) -> JobOutcome) async throws -> Int {
+        try await pool.transaction { connection in
+            let rows = try connection.query("""
+                SELECT j.id, j.run_id, j.workflow_id, j.step, j.step_index, j.handler, j.attempt, j.errors, j.crashes, j.priority,
+                       j.timeout_ms, j.lease_owner, j.lease_epoch, '' AS input, '' AS input_sha256,
+                       (r.cancel_requested_at IS NOT NULL) AS cancel
+                FROM baton.jobs j JOIN baton.runs r ON r.id = j.run_id
+                WHERE j.queue = \(queue) AND j.lease_owner IS NOT NULL AND j.lease_until < now()
+                ORDER BY j.lease_until
+                LIMIT \(limit)
+                FOR UPDATE OF j SKIP LOCKED
+                """)
+            var outcomes: [JobOutcome] = []
+            for row in rows {
+                let job = ClaimedJob(
+                    id: try row.decode("id"), runID: try row.decode("run_id"), workflowID: try row.decode("workflow_id"),
+                    step: try row.decode("step"), stepIndex: try row.decode("step_index"), handler: try row.decode("handler"),
+                    attempt: try row.decode("attempt"), errors: try row.decode("errors"), crashes: try row.decode("crashes"),
+                    priority: try row.decode("priority"), timeoutMilliseconds: try row.decode("timeout_ms"),
+                    leaseOwner: try row.decode("lease_owner"), leaseEpoch: try row.decode("lease_epoch"), input: "", inputSHA256: "")
+                outcomes.append(decide(job, try row.decode("cancel")))
+            }
+            guard !outcomes.isEmpty else { return 0 }
+            let accepted = try Self.accepted(connection.query("SELECT job_id, accepted FROM baton.complete_jobs(\(try Self.json(outcomes))::jsonb)"))
+            return accepted.values.filter { $0 }.count
+        }
+    }
+
+    // MARK: Cancel
+
+    public enum CancelResult: Sendable, Equatable {
+        /// The run was waiting and is now cancelled.
+        case cancelled
+        /// The run's step is running; its worker stops it at its next heartbeat.
+        case cancelRequested
+        /// The run had already finished with this status.
+        case alreadyFinished(RunStatus)
+        case notFound
+    }
+
+    /// Cancels a run: at once when its job waits in the queue, else at the running step's next heartbeat.
+    public func cancelRun(_ runID: UUID, by actor: String = "system") async throws -> CancelResult {
+        try await pool.transaction { connection in
+            guard let row = try connection.query("SELECT status FROM baton.runs WHERE id = \(runID) FOR UPDATE").first else { return .notFound }
+            let status = RunStatus(rawValue: try row.decode("status")) ?? .failed
+            if status.isTerminal { return .alreadyFinished(status) }
+            try connection.query("UPDATE baton.runs SET cancel_requested_at = coalesce(cancel_requested_at, now()), updated_at = now() WHERE id = \(runID)")
+            let removed = try connection.query("""
+                DELETE FROM baton.jobs WHERE run_id = \(runID) AND lease_owner IS NULL RETURNING attempt_id, step, attempt
+                """)
+            if let job = removed.first {
+                try connection.query("""
+                    UPDATE baton.step_attempts SET status = 'cancelled', finished_at = now(), error_code = 'cancelled',
+                        error_message = 'cancelled by ' || \(actor)::text || ' before it started'
+                    WHERE id = \(try job.decode("attempt_id", as: Int64.self))
+                    """)
+            }
+            let hasRunningJob = try connection.query("SELECT 1 AS one FROM baton.jobs WHERE run_id = \(runID)").count > 0
+            if hasRunningJob {
+                try connection.query("SELECT baton.add_event(\(runID), NULL, NULL, 'warning', 'cancel_requested', 'cancel requested by ' || \(actor)::text || '; the running step stops at its next heartbeat')")
+                return .cancelRequested
+            }
+            try connection.query("UPDATE baton.runs SET status = 'cancelled', current_step = NULL, finished_at = now(), updated_at = now() WHERE id = \(runID)")
+            try connection.query("SELECT baton.add_event(\(runID), NULL, NULL, 'warning', 'run_cancelled', 'run cancelled by ' || \(actor)::text)")
+            return .cancelled
+        }
+    }
+
+    // MARK: Helpers
+
+    static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}
+
+private struct EnqueueItem: Encodable {
+    var id: UUID
+    var workflowID: Int64
+    var workflow: String
+    var workflowVersion: Int
+    var queue: String
+    var repository: String?
+    var featureKey: String?
+    var initiator: String
+    var idempotencyKey: String?
+    var priority: Int
+    var input: String
+    var firstStep: StepDefinition
+
+    enum CodingKeys: String, CodingKey {
+        case id, workflowID = "workflow_id", workflow, workflowVersion = "workflow_version", queue, repository
+        case featureKey = "feature_key", initiator, idempotencyKey = "idempotency_key", priority, input, firstStep = "first_step"
+    }
+}
+
+/// A request the store refuses, or a row that is not there.
+public enum StoreError: Error, CustomStringConvertible, Sendable {
+    case invalid(String)
+    case notFound(String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let message): return "invalid request: \(message)"
+        case .notFound(let what): return "\(what) not found"
+        }
+    }
+}
+
+/// A dictionary behind a lock, for caches shared between tasks.
+final class LockedDictionary<Key: Hashable & Sendable, Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: [Key: Value] = [:]
+
+    subscript(key: Key) -> Value? {
+        get { lock.withLock { storage[key] } }
+        set { lock.withLock { storage[key] = newValue } }
+    }
+}

@@ -1,0 +1,115 @@
+import BatonCore
+import Foundation
+
+/// A run to enqueue.
+public struct EnqueueRequest: Sendable {
+    public var workflow: WorkflowDefinition
+    /// The run's input as JSON text (an object); it becomes `input.run` of every step.
+    public var input: String
+    public var repository: String?
+    public var featureKey: String?
+    public var initiator: String
+    public var idempotencyKey: String?
+    public var priority: Int
+
+    public init(workflow: WorkflowDefinition, input: String = "{}", repository: String? = nil, featureKey: String? = nil,
+                initiator: String = "system", idempotencyKey: String? = nil, priority: Int = Priority.default) {
+        self.workflow = workflow
+        self.input = input
+        self.repository = repository
+        self.featureKey = featureKey
+        self.initiator = initiator
+        self.idempotencyKey = idempotencyKey
+        self.priority = priority
+    }
+}
+
+public struct EnqueueResult: Sendable, Equatable {
+    public var runID: UUID
+    /// False when an earlier run with the same idempotency key was returned instead.
+    public var created: Bool
+}
+
+/// A job a worker holds under a lease. `leaseEpoch` fences everything the worker writes for it.
+public struct ClaimedJob: Sendable, Equatable {
+    public var id: Int64
+    public var runID: UUID
+    public var workflowID: Int64
+    public var step: String
+    public var stepIndex: Int
+    public var handler: String
+    public var attempt: Int
+    public var errors: Int
+    public var crashes: Int
+    public var priority: Int
+    public var timeoutMilliseconds: Int64
+    public var leaseOwner: String
+    public var leaseEpoch: Int64
+    /// The frozen input, byte for byte as stored (jsonb text form).
+    public var input: String
+    public var inputSHA256: String
+}
+
+/// What a worker (or the reaper) decided for one claimed job, applied fenced by `baton.complete_jobs`.
+public struct JobOutcome: Sendable, Encodable {
+    public enum Kind: String, Sendable, Encodable {
+        case succeeded, retry, crashed, failed, cancelled, release
+        case deadLetter = "dead_letter"
+    }
+
+    public var jobID: Int64
+    public var epoch: Int64
+    public var owner: String
+    public var kind: Kind
+    public var finishedAt: Date?
+    /// JSON text of the step's output (`succeeded`).
+    public var output: String?
+    public var error: StepError?
+    public var delayMilliseconds: Int64?
+    public var priority: Int?
+    /// Set by a step that finishes the run early (`succeeded`): the run's outcome, the rest skipped.
+    public var runOutcome: String?
+    public var deadReason: DeadLetterReason?
+
+    public init(job: ClaimedJob, kind: Kind) {
+        jobID = job.id
+        epoch = job.leaseEpoch
+        owner = job.leaseOwner
+        self.kind = kind
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case jobID = "job_id", epoch, owner, kind, finishedAt = "finished_at", output, errorCode = "error_code"
+        case errorMessage = "error_message", errorRetryable = "error_retryable", delayMilliseconds = "delay_ms", priority
+        case runOutcome = "run_outcome", deadReason = "dead_reason"
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(jobID, forKey: .jobID)
+        try c.encode(epoch, forKey: .epoch)
+        try c.encode(owner, forKey: .owner)
+        try c.encode(kind, forKey: .kind)
+        if let finishedAt { try c.encode(Self.timestamp(finishedAt), forKey: .finishedAt) }
+        try c.encodeIfPresent(output, forKey: .output)
+        try c.encodeIfPresent(error?.code, forKey: .errorCode)
+        try c.encodeIfPresent(error?.message, forKey: .errorMessage)
+        try c.encodeIfPresent(error?.retryable, forKey: .errorRetryable)
+        try c.encodeIfPresent(delayMilliseconds, forKey: .delayMilliseconds)
+        try c.encodeIfPresent(priority, forKey: .priority)
+        try c.encodeIfPresent(runOutcome, forKey: .runOutcome)
+        try c.encodeIfPresent(deadReason, forKey: .deadReason)
+    }
+
+    /// ISO 8601 with microseconds, which PostgreSQL reads as timestamptz.
+    static func timestamp(_ date: Date) -> String {
+        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        let seconds = micros / 1_000_000
+        let fraction = micros % 1_000_000
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                      parts.tm_hour, parts.tm_min, parts.tm_sec, fraction)
+    }
+}

@@ -1,0 +1,4 @@
+#ifndef BATON_CLIBGIT2_SHIM_H
+#define BATON_CLIBGIT2_SHIM_H
+#include <git2.h>
+#endif

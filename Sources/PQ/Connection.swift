@@ -1,0 +1,136 @@
+import CLibPQ
+import Foundation
+
+/// One libpq connection. Not thread-safe: a connection is used by one thread at a time (the pool
+/// gives each connection a thread of its own), and every call blocks that thread, never Swift's
+/// cooperative pool.
+public final class Connection {
+    private var handle: OpaquePointer?
+    private let conninfo: String
+    /// Statement names by SQL text: every parameterised query is prepared once per connection.
+    private var prepared: [String: String] = [:]
+
+    /// Opens a connection from a `postgresql://` URL or a `key=value` connection string.
+    public init(conninfo: String) throws {
+        self.conninfo = conninfo
+        try connect()
+    }
+
+    deinit { if let handle { PQfinish(handle) } }
+
+    private func connect() throws {
+        if let handle { PQfinish(handle) }
+        prepared.removeAll()
+        let conn = PQconnectdb(conninfo)
+        handle = conn
+        guard let conn, PQstatus(conn) == CONNECTION_OK else {
+            let message = conn.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
+            throw PQError(code: .connectionFailed, function: "PQconnectdb", message: message)
+        }
+    }
+
+    /// False once libpq has seen the server go away; the pool then replaces the connection.
+    public var isHealthy: Bool { handle.map { PQstatus($0) == CONNECTION_OK } ?? false }
+
+    /// Drops and reopens the connection (after a loss).
+    public func reconnect() throws { try connect() }
+
+    /// The server's version number, e.g. 150020 for 15.20.
+    public var serverVersion: Int { handle.map { Int(PQserverVersion($0)) } ?? 0 }
+
+    /// Runs a query with bound parameters through a statement prepared once per connection.
+    @discardableResult
+    public func query(_ sql: SQL) throws -> Rows {
+        guard let handle else { throw PQError(code: .connectionLost, function: "query", message: "connection is closed") }
+        let name: String
+        if let existing = prepared[sql.text] {
+            name = existing
+        } else {
+            name = "baton_\(prepared.count + 1)"
+            let result = PQprepare(handle, name, sql.text, Int32(sql.parameters.count), nil)
+            try check(result, function: "PQprepare")
+            prepared[sql.text] = name
+        }
+        let result = withParameterPointers(sql.parameters) { values in
+            PQexecPrepared(handle, name, Int32(values.count), values, nil, nil, 0)
+        }
+        return try check(result, function: "PQexecPrepared")
+    }
+
+    /// Runs one or more statements without parameters (migrations, `LISTEN`, `SET`).
+    @discardableResult
+    public func execute(_ script: String) throws -> Rows {
+        guard let handle else { throw PQError(code: .connectionLost, function: "execute", message: "connection is closed") }
+        return try check(PQexec(handle, script), function: "PQexec")
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN")
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            if isHealthy { _ = try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// Sends `NOTIFY channel, payload` (through `pg_notify`, so the payload is a bound parameter).
+    public func notify(channel: String, payload: String = "") throws {
+        try query("SELECT pg_notify(\(channel), \(payload))")
+    }
+
+    // MARK: - LISTEN support (used by `Listener`)
+
+    func waitForNotifications(timeoutMilliseconds: Int32) throws -> [(channel: String, payload: String)] {
+        guard let handle else { throw PQError(code: .connectionLost, function: "poll", message: "connection is closed") }
+        var notifications = drainNotifications(handle)
+        if !notifications.isEmpty { return notifications }
+        let ready = baton_pq_wait_readable(handle, timeoutMilliseconds)
+        if ready < 0 { throw PQError(code: .connectionLost, function: "poll", message: "socket is gone") }
+        if ready > 0 {
+            guard PQconsumeInput(handle) == 1 else {
+                throw PQError(code: .connectionLost, function: "PQconsumeInput", message: String(cString: PQerrorMessage(handle)))
+            }
+            notifications = drainNotifications(handle)
+        }
+        return notifications
+    }
+
+    private func drainNotifications(_ handle: OpaquePointer) -> [(channel: String, payload: String)] {
+        var out: [(String, String)] = []
+        while let note = PQnotifies(handle) {
+            out.append((String(cString: note.pointee.relname), String(cString: note.pointee.extra)))
+            PQfreemem(note)
+        }
+        return out
+    }
+
+    @discardableResult
+    private func check(_ result: OpaquePointer?, function: String) throws -> Rows {
+        guard let result else {
+            let message = handle.map { String(cString: PQerrorMessage($0)) } ?? ""
+            throw PQError(code: isHealthy ? .server : .connectionLost, function: function, message: message)
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            return Rows(result: result)
+        default:
+            let sqlState = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+            let message = String(cString: PQresultErrorMessage(result))
+            throw PQError(code: isHealthy ? .server : .connectionLost, function: function, message: message, sqlState: sqlState)
+        }
+    }
+}
+
+/// Lends C string pointers for the parameters for the duration of `body`.
+private func withParameterPointers<R>(_ parameters: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    var storage: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.map { strdup($0) } }
+    defer { for pointer in storage { free(pointer) } }
+    return storage.withUnsafeMutableBufferPointer { buffer in
+        body(buffer.map { UnsafePointer($0) })
+    }
+}

@@ -1,0 +1,3 @@
+import BatonApp
+
+await BatonCommand.entry()

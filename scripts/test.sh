@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs what it needs, starts a throwaway PostgreSQL cluster
+# (unless DATABASE_URL is given), runs `swift test`, and stops the cluster even when tests fail.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+if [ -z "${DATABASE_URL:-}" ]; then
+  cluster=$(mktemp -d /tmp/baton-test-pg.XXXXXX)
+  chmod 755 "$cluster"
+  trap 'scripts/pg.sh stop "$cluster"; rm -rf "$cluster"' EXIT
+  export DATABASE_URL=$(scripts/pg.sh start "$cluster")
+fi
+swift build --build-tests "$@"
+swift test --skip-build "$@"
