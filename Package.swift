@@ -50,9 +50,11 @@ let package = Package(
         ]),
         .executableTarget(name: "baton", dependencies: ["BatonApp"]),
 
-        .testTarget(name: "PQTests", dependencies: ["PQ"]),
+        .target(name: "BatonTestSupport", dependencies: ["PQ", "BatonCore", "BatonStore", "BatonEngine"], path: "Tests/Support"),
+        .testTarget(name: "PQTests", dependencies: ["PQ", "BatonTestSupport"]),
+        .testTarget(name: "BatonStoreTests", dependencies: ["BatonStore", "BatonCore", "PQ", "BatonTestSupport"]),
         .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"]),
-        .testTarget(name: "BatonEngineTests", dependencies: ["BatonEngine", "BatonStore", "BatonCore", "BatonApp", "PQ"]),
+        .testTarget(name: "BatonEngineTests", dependencies: ["BatonEngine", "BatonStore", "BatonCore", "BatonApp", "PQ", "BatonTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,121 @@
+import BatonCore
+import BatonEngine
+import BatonStore
+import Foundation
+import Logging
+import PQ
+
+/// The PostgreSQL server the suite runs against (`DATABASE_URL`, set by scripts/test.sh).
+public enum TestDatabase {
+    public static var url: String {
+        guard let url = ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty else {
+            fatalError("DATABASE_URL is not set: run the suite with `make test`, which starts a throwaway PostgreSQL")
+        }
+        return url
+    }
+
+    private static let migration = Task {
+        let pool = ConnectionPool(conninfo: url, size: 1)
+        defer { pool.close() }
+        try await Migrator.migrate(pool)
+    }
+
+    /// A pool on the shared, migrated test database.
+    public static func pool(size: Int = 4) async throws -> ConnectionPool {
+        try await migration.value
+        return ConnectionPool(conninfo: url, size: size)
+    }
+
+    /// A new, empty database on the same server; returns its URL.
+    public static func freshDatabase() async throws -> String {
+        let name = "baton_test_\(UUID().uuidString.prefix(8).lowercased())"
+        let admin = ConnectionPool(conninfo: url, size: 1)
+        defer { admin.close() }
+        try await admin.withConnection { try $0.execute("CREATE DATABASE \(name)") }
+        var components = URLComponents(string: url)!
+        components.path = "/\(name)"
+        return components.string!
+    }
+
+    /// A queue name no other test uses, so tests can run side by side.
+    public static func uniqueQueue(_ prefix: String = "q") -> String {
+        "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+public func eventually(timeout: Duration = .seconds(20), every interval: Duration = .milliseconds(20),
+                       _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: interval)
+    }
+    return try await condition()
+}
+
+/// Workers in this process against the test database, stopped by `stop()`.
+public final class EngineHarness: @unchecked Sendable {
+    public let pool: ConnectionPool
+    public let queue: QueueStore
+    public let runs: RunStore
+    public let queueName: String
+    public var handlers: HandlerRegistry
+    private var running: [(Worker, Task<Void, Error>)] = []
+
+    public init(queueName: String = TestDatabase.uniqueQueue(), handlers: HandlerRegistry? = nil) async throws {
+        pool = try await TestDatabase.pool(size: 8)
+        queue = QueueStore(pool: pool)
+        runs = RunStore(pool: pool)
+        self.queueName = queueName
+        if let handlers {
+            self.handlers = handlers
+        } else {
+            var registry = HandlerRegistry()
+            BuiltinHandlers.register(into: &registry)
+            self.handlers = registry
+        }
+    }
+
+    /// A configuration with short intervals so that tests see heartbeats, rescues and polls quickly.
+    public func configuration(id: String = "w-\(UUID().uuidString.prefix(6).lowercased())", concurrency: Int = 4,
+                              capabilities: [String] = [], lease: Duration = .seconds(2)) -> WorkerConfiguration {
+        WorkerConfiguration(id: id, queue: queueName, capabilities: capabilities, concurrency: concurrency, lease: lease,
+                            heartbeatInterval: .milliseconds(100), pollInterval: .milliseconds(50),
+                            rescueInterval: .milliseconds(100), maxCrashes: 3, shutdownGrace: .seconds(5))
+    }
+
+    @discardableResult
+    public func startWorker(_ configuration: WorkerConfiguration? = nil) -> Worker {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let worker = Worker(configuration: configuration ?? self.configuration(), queue: queue, runs: runs, handlers: handlers, logger: logger)
+        let task = Task { try await worker.run() }
+        running.append((worker, task))
+        return worker
+    }
+
+    public func workflow(_ steps: [StepDefinition], linkError: StepDefinition? = nil, name: String = "test") -> WorkflowDefinition {
+        WorkflowDefinition(name: name, version: 1, queue: queueName, steps: steps, linkError: linkError)
+    }
+
+    public func enqueue(_ workflow: WorkflowDefinition, input: String = "{}", idempotencyKey: String? = nil, priority: Int = Priority.default) async throws -> UUID {
+        let result = try await queue.enqueue(EnqueueRequest(workflow: workflow, input: input, idempotencyKey: idempotencyKey, priority: priority))
+        for (worker, _) in running { worker.wakeUp() }
+        return result.runID
+    }
+
+    /// Waits for the run to reach a terminal status (or `timeout`) and returns it.
+    public func waitForRun(_ id: UUID, timeout: Duration = .seconds(20)) async throws -> RunRecord {
+        _ = try await eventually(timeout: timeout) { try await runs.run(id)?.status.isTerminal ?? false }
+        return try await runs.run(id)!
+    }
+
+    /// Gracefully stops every worker and waits for them.
+    public func stop() async {
+        for (worker, _) in running { worker.beginShutdown() }
+        for (_, task) in running { _ = try? await task.value }
+        running.removeAll()
+        pool.close()
+    }
+}
