@@ -1,0 +1,125 @@
+import BatonCore
+import BatonEngine
+import BatonStore
+import BatonTestSupport
+import Foundation
+import PQ
+import Testing
+
+@Suite("leases, fencing and concurrency")
+struct FencingAndConcurrencyTests {
+    @Test func aWorkerWhoseLeaseWasTakenOverCannotCommitAnything() async throws {
+        let engine = try await EngineHarness()
+        let workflow = engine.workflow([StepDefinition(name: "a", handler: "noop"), StepDefinition(name: "b", handler: "noop")])
+        let id = try await engine.enqueue(workflow)
+        let zombie = try await engine.queue.claim(queue: engine.queueName, workerID: "zombie", capabilities: [], limit: 1, lease: .milliseconds(50))
+        #expect(zombie.count == 1)
+        try await Task.sleep(for: .milliseconds(120))
+        let rescuer = Rescuer(queue: engine.queue, queueName: engine.queueName, maxCrashes: 3, logger: .init(label: "test"))
+        #expect(await rescuer.rescueOnce() == 1)
+        let fresh = try await engine.queue.claim(queue: engine.queueName, workerID: "fresh", capabilities: [], limit: 1, lease: .seconds(30))
+        #expect(fresh.count == 1)
+        #expect(fresh[0].attempt == 2)
+
+        // The zombie wakes up: its heartbeat is refused and its outcome changes nothing.
+        let beat = try await engine.queue.heartbeat(workerID: "zombie", jobs: [(zombie[0].id, zombie[0].leaseEpoch)], lease: .seconds(30))
+        #expect(beat.isEmpty)
+        var outcome = JobOutcome(job: zombie[0], kind: .succeeded)
+        outcome.output = #"{"from": "zombie"}"#
+        let accepted = try await engine.queue.complete([outcome])
+        #expect(accepted[zombie[0].id] == false)
+        // Even with a forged epoch matching the new claim, the owner does not match.
+        var forged = outcome
+        forged.jobID = fresh[0].id
+        forged.epoch = fresh[0].leaseEpoch
+        #expect(try await engine.queue.complete([forged])[fresh[0].id] == false)
+
+        let attempts = try await engine.runs.attempts(runID: id)
+        #expect(attempts.map(\.status) == [.failed, .running])
+        #expect(attempts[0].errorCode == "worker_lost")
+        #expect(attempts.allSatisfy { $0.output == nil })
+        #expect(try await engine.runs.events(runID: id).filter { $0.kind == "step_succeeded" }.isEmpty)
+
+        // The rightful owner completes normally.
+        var good = JobOutcome(job: fresh[0], kind: .succeeded)
+        good.output = "{}"
+        #expect(try await engine.queue.complete([good])[fresh[0].id] == true)
+        #expect(try await engine.runs.attempts(runID: id).map(\.step) == ["a", "a", "b"])
+        await engine.stop()
+    }
+
+    /// Records which jobs are running right now, and fails the test if one is ever running twice.
+    final class Tracker: StepHandler, @unchecked Sendable {
+        let lock = NSLock()
+        var active: Set<String> = []
+        var runs: [String: Int] = [:]
+        var overlaps = 0
+        var peak = 0
+
+        func run(_ context: StepContext) async throws -> StepOutput {
+            let key = "\(context.runID):\(context.step)"
+            lock.withLock {
+                if !active.insert(key).inserted { overlaps += 1 }
+                runs[key, default: 0] += 1
+                peak = max(peak, active.count)
+            }
+            try await Task.sleep(for: .microseconds(Int.random(in: 0...2000)))
+            lock.withLock { _ = active.remove(key) }
+            return StepOutput()
+        }
+    }
+
+    @Test func fourWorkersTwoThousandJobsEachRunsOnceAndNeverTwiceAtOnce() async throws {
+        let tracker = Tracker()
+        var handlers = HandlerRegistry()
+        handlers.register("track", tracker)
+        let engine = try await EngineHarness(handlers: handlers)
+        let workflow = engine.workflow([StepDefinition(name: "only", handler: "track")])
+        var requests: [EnqueueRequest] = []
+        for _ in 0..<2000 { requests.append(EnqueueRequest(workflow: workflow)) }
+        let ids = try await engine.queue.enqueue(requests).map(\.runID)
+        for n in 0..<4 { engine.startWorker(engine.configuration(id: "c\(n)-\(UUID().uuidString.prefix(4))", concurrency: 8)) }
+        #expect(try await eventually(timeout: .seconds(120)) { try await engine.runs.countRuns(ids: ids)[.succeeded] == 2000 })
+        tracker.lock.withLock {
+            #expect(tracker.overlaps == 0)
+            #expect(tracker.runs.count == 2000)
+            #expect(tracker.runs.values.allSatisfy { $0 == 1 })
+        }
+        // Every attempt was run by one worker under one lease epoch, and all four workers took part.
+        let perWorker = try await engine.pool.withConnection { connection in
+            try connection.query("""
+                SELECT worker_id, count(*) AS n FROM baton.step_attempts a JOIN baton.runs r ON r.id = a.run_id
+                WHERE r.queue = \(engine.queueName) GROUP BY worker_id
+                """).map { (try $0.decode("worker_id", as: String.self), try $0.decode("n", as: Int.self)) }
+        }
+        #expect(perWorker.count == 4)
+        #expect(perWorker.map(\.1).reduce(0, +) == 2000)
+        await engine.stop()
+    }
+
+    @Test func gracefulShutdownHandsBackUnfinishedStepsWithoutCountingAnAttempt() async throws {
+        let engine = try await EngineHarness()
+        var config = engine.configuration(id: "leaving-\(UUID().uuidString.prefix(4))")
+        config.shutdownGrace = .milliseconds(200)
+        let leaving = engine.startWorker(config)
+        let workflow = engine.workflow([StepDefinition(name: "long", handler: "sleep", timeout: .seconds(60))])
+        let quick = try await engine.enqueue(engine.workflow([StepDefinition(name: "short", handler: "sleep")], name: "quick"), input: #"{"sleepMs": 100}"#)
+        let slow = try await engine.enqueue(workflow, input: #"{"sleepMs": 3000}"#)
+        #expect(try await eventually { try await engine.runs.attempts(runID: slow).first?.status == .running })
+        #expect(try await eventually { try await engine.runs.attempts(runID: quick).first?.status == .running })
+        leaving.beginShutdown()
+        // The quick step finishes within the grace period; the slow one goes back to the queue.
+        #expect(try await eventually { try await engine.runs.attempts(runID: slow).first?.status == .queued })
+        #expect(try await engine.runs.run(quick)?.status == .succeeded)
+        let released = try await engine.runs.attempts(runID: slow)
+        #expect(released.count == 1 && released[0].attempt == 1 && released[0].workerID == nil)
+        #expect(try await engine.runs.events(runID: slow).contains { $0.kind == "step_released" })
+
+        let successor = engine.configuration(id: "successor-\(UUID().uuidString.prefix(4))")
+        engine.startWorker(successor)
+        #expect(try await engine.waitForRun(slow).status == .succeeded)
+        let final = try await engine.runs.attempts(runID: slow)
+        #expect(final.count == 1 && final[0].attempt == 1 && final[0].workerID == successor.id)
+        await engine.stop()
+    }
+}
