@@ -3,5 +3,7 @@ test:
 	scripts/test.sh
 build:
 	scripts/deps.sh && swift build -c release
+demo:
+	scripts/demo.sh
 bench:
-	scripts/bench.sh
+	scripts/deps.sh && swift build -c release --product baton && .build/release/baton bench
