@@ -7,7 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Benchmark the queue: chains of no-op steps; prints steps/s, enqueue/s, handoff latency and queue depth.")
     @OptionGroup var global: GlobalOptions
     @Option(help: "Chains to run under load.") var chains: Int = 2000
-    @Option(help: "Steps per chain.") var steps: Int = 3
+    @Option(help: "Steps per chain (default: those of workflows/bench.yaml).") var steps: Int?
     @Option(help: "Workers.") var workers: Int = 2
     @Option(help: "Concurrency of each worker.") var concurrency: Int = 64
     @Flag(help: "Run the workers as separate `baton worker` processes.") var processes = false
@@ -16,11 +16,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Print the report as JSON.") var json = false
 
     func run() async throws {
-        guard chains > 0, steps > 0, workers > 0, concurrency > 0, idleSamples > 0, enqueueBatch > 0 else {
+        guard chains > 0, (steps ?? 1) > 0, workers > 0, concurrency > 0, idleSamples > 0, enqueueBatch > 0 else {
             throw ValidationError("--chains, --steps, --workers, --concurrency, --idle-samples and --enqueue-batch must be positive")
         }
         let context = try await global.context(poolSize: 8)
-        let settings = Benchmark.Settings(chains: chains, steps: steps, workers: workers, concurrency: concurrency, processes: processes,
+        let benchSteps = try steps ?? context.workflow(named: "bench").steps.count
+        let settings = Benchmark.Settings(chains: chains, steps: benchSteps, workers: workers, concurrency: concurrency, processes: processes,
                                           idleSamples: idleSamples, enqueueBatch: enqueueBatch)
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let report = try await Benchmark(context: context, settings: settings, executable: executable).run { message in

@@ -42,9 +42,13 @@ struct Benchmark {
 
     func run(progress: (String) -> Void) async throws -> Report {
         let queueName = "bench_\(UUID().uuidString.prefix(8).lowercased())"
-        let step = StepDefinition(name: "s", handler: "noop", timeout: .seconds(30), retry: RetryPolicy(kind: .exponential, base: .milliseconds(100), cap: .seconds(10), maxAttempts: 3))
-        let workflow = WorkflowDefinition(name: "bench", version: 1, queue: queueName,
-                                          steps: (1...settings.steps).map { var s = step; s.name = "step\($0)"; return s })
+        // workflows/bench.yaml, on a queue of its own; --steps other than its length repeats its first step.
+        var workflow = try context.workflow(named: "bench")
+        workflow.queue = queueName
+        if settings.steps != workflow.steps.count {
+            let template = workflow.steps[0]
+            workflow.steps = (1...settings.steps).map { var step = template; step.name = "step\($0)"; return step }
+        }
         let synchronousCommit = try await context.pool.withConnection { try $0.query("SHOW synchronous_commit").first!.decode("synchronous_commit", as: String.self) }
 
         let stopWorkers = try await startWorkers(queue: queueName)
@@ -61,7 +65,7 @@ struct Benchmark {
         }
         let idle = try await handoffs(idleIDs)
 
-        // 2. Enqueue rate, with the workers paused by a capability nobody has... simpler: a second queue.
+        // 2. Enqueue rate: all chains onto a second queue that no worker serves yet.
         progress("enqueue: \(settings.chains) chains in batches of \(settings.enqueueBatch)")
         let loadQueue = queueName + "_load"
         var loadWorkflow = workflow

@@ -100,12 +100,12 @@ struct FencingAndConcurrencyTests {
     @Test func gracefulShutdownHandsBackUnfinishedStepsWithoutCountingAnAttempt() async throws {
         let engine = try await EngineHarness()
         var config = engine.configuration(id: "leaving-\(UUID().uuidString.prefix(4))")
-        config.shutdownGrace = .milliseconds(200)
+        config.shutdownGrace = .milliseconds(2500)
         let leaving = engine.startWorker(config)
         let workflow = engine.workflow([StepDefinition(name: "long", handler: "sleep", timeout: .seconds(60))])
-        let quick = try await engine.enqueue(engine.workflow([StepDefinition(name: "short", handler: "sleep")], name: "quick"), input: #"{"sleepMs": 100}"#)
-        let slow = try await engine.enqueue(workflow, input: #"{"sleepMs": 3000}"#)
+        let slow = try await engine.enqueue(workflow, input: #"{"sleepMs": 8000}"#)
         #expect(try await eventually { try await engine.runs.attempts(runID: slow).first?.status == .running })
+        let quick = try await engine.enqueue(engine.workflow([StepDefinition(name: "short", handler: "sleep")], name: "quick"), input: #"{"sleepMs": 1500}"#)
         #expect(try await eventually { try await engine.runs.attempts(runID: quick).first?.status == .running })
         leaving.beginShutdown()
         // The quick step finishes within the grace period; the slow one goes back to the queue.
