@@ -8,18 +8,22 @@ final class Completer: @unchecked Sendable {
     private let queue: QueueStore
     private let maxBatch: Int
     private let logger: Logger
-    /// Called after each committed batch with each job's acceptance.
-    private let onCommitted: @Sendable ([JobOutcome], [Int64: Bool]) -> Void
+    /// Called after each committed batch with what happened to each job.
+    private var onCommitted: (@Sendable ([JobOutcome], [Int64: CompletionResult]) -> Void)?
     private let lock = NSLock()
     private var buffer: [JobOutcome] = []
     private var flushing = false
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
 
-    init(queue: QueueStore, maxBatch: Int, logger: Logger, onCommitted: @escaping @Sendable ([JobOutcome], [Int64: Bool]) -> Void) {
+    init(queue: QueueStore, maxBatch: Int, logger: Logger) {
         self.queue = queue
         self.maxBatch = maxBatch
         self.logger = logger
-        self.onCommitted = onCommitted
+    }
+
+    /// Sets the callback; call once, before the first `submit`.
+    func onCommitted(_ callback: @escaping @Sendable ([JobOutcome], [Int64: CompletionResult]) -> Void) {
+        lock.withLock { onCommitted = callback }
     }
 
     func submit(_ outcome: JobOutcome) {
@@ -65,8 +69,8 @@ final class Completer: @unchecked Sendable {
                 return
             }
             do {
-                let accepted = try await queue.complete(batch)
-                onCommitted(batch, accepted)
+                let results = try await queue.complete(batch)
+                lock.withLock { onCommitted }?(batch, results)
                 pause = .milliseconds(50)
             } catch {
                 // Fenced outcomes are safe to send again: if the lost reply hid a commit, the retry is refused.

@@ -31,18 +31,30 @@ public final class Worker: Service, Sendable {
         self.logger = logger
         let held = HeldJobs(concurrency: configuration.concurrency, maxHeld: configuration.maxHeld)
         self.held = held
-        let wake = wake
-        completer = Completer(queue: queue, maxBatch: configuration.maxCompletionBatch, logger: logger) { [logger] batch, accepted in
-            for outcome in batch {
-                held.remove(outcome.jobID)
-                if accepted[outcome.jobID] != true {
-                    logger.warning("outcome refused: the lease was lost (another worker owns the job now) or it was already recorded",
-                                   metadata: ["baton.job.id": "\(outcome.jobID)", "baton.lease.epoch": "\(outcome.epoch)"])
-                }
-            }
-            wake.signal()
-        }
+        completer = Completer(queue: queue, maxBatch: configuration.maxCompletionBatch, logger: logger)
         rescuer = Rescuer(queue: queue, queueName: configuration.queue, maxCrashes: configuration.maxCrashes, logger: logger)
+        completer.onCommitted { [weak self] batch, results in self?.committed(batch, results) }
+    }
+
+    /// After a batch of outcomes commits: free their slots, start eagerly handed-off successors, wake the producer.
+    private func committed(_ batch: [JobOutcome], _ results: [Int64: CompletionResult]) {
+        for outcome in batch {
+            held.remove(outcome.jobID)
+            guard let result = results[outcome.jobID], result.accepted else {
+                logger.warning("outcome refused: the lease was lost (another worker owns the job now) or it was already recorded",
+                               metadata: ["baton.job.id": "\(outcome.jobID)", "baton.lease.epoch": "\(outcome.epoch)"])
+                continue
+            }
+            guard let successor = result.successor else { continue }
+            if stopping.isSet {
+                var release = JobOutcome(job: successor, kind: .release)
+                release.finishedAt = Date()
+                completer.submit(release)
+            } else {
+                for job in held.add([successor]) { start(job) }
+            }
+        }
+        wake.signal()
     }
 
     /// Wakes the producer now (a NOTIFY arrived, or a test enqueued work).
@@ -164,6 +176,10 @@ public final class Worker: Service, Sendable {
         case (nil, .success(let output)):
             outcome.output = output.json
             outcome.runOutcome = output.finishRun
+            if configuration.eagerHandoff && !stopping.isSet {
+                outcome.eagerLease = configuration.lease
+                outcome.capabilities = configuration.capabilities
+            }
             return outcome
         case (.timeout, _):
             return await failure(job, StepError.timeout(after: timeout), outcome: outcome, logger: logger)

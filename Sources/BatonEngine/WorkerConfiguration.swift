@@ -25,6 +25,9 @@ public struct WorkerConfiguration: Sendable {
     public var shutdownGrace: Duration
     /// Most outcomes committed in one transaction.
     public var maxCompletionBatch: Int
+    /// A worker that finishes step N runs step N+1 itself (leased in the same transaction) when it has the
+    /// step's capabilities, instead of sending it through the queue: one commit per handoff, not two.
+    public var eagerHandoff: Bool
 
     public init(
         id: String = WorkerConfiguration.defaultID(),
@@ -38,7 +41,8 @@ public struct WorkerConfiguration: Sendable {
         rescueInterval: Duration = .seconds(5),
         maxCrashes: Int = 3,
         shutdownGrace: Duration = .seconds(30),
-        maxCompletionBatch: Int = 500
+        maxCompletionBatch: Int = 500,
+        eagerHandoff: Bool = true
     ) {
         self.id = id
         self.queue = queue
@@ -52,6 +56,7 @@ public struct WorkerConfiguration: Sendable {
         self.maxCrashes = max(1, maxCrashes)
         self.shutdownGrace = shutdownGrace
         self.maxCompletionBatch = max(1, maxCompletionBatch)
+        self.eagerHandoff = eagerHandoff
     }
 
     /// `host-pid-random`, unique across restarts of the same pid.

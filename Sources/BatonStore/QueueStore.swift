@@ -130,21 +130,29 @@ public final class QueueStore: Sendable {
 
     // MARK: Complete
 
-    /// Applies outcomes in one transaction. Returns, per job id, whether the outcome was accepted; an outcome
-    /// whose lease epoch or owner no longer matches is refused and changes nothing.
+    /// Applies outcomes in one statement (one transaction). An outcome whose lease epoch or owner no longer
+    /// matches is refused and changes nothing.
     @discardableResult
-    public func complete(_ outcomes: [JobOutcome]) async throws -> [Int64: Bool] {
+    public func complete(_ outcomes: [JobOutcome]) async throws -> [Int64: CompletionResult] {
         guard !outcomes.isEmpty else { return [:] }
         let batch = try Self.json(outcomes)
-        return try await pool.transaction { connection in
-            try Self.accepted(connection.query("SELECT job_id, accepted FROM baton.complete_jobs(\(batch)::jsonb)"))
+        let owners = Dictionary(outcomes.map { ($0.jobID, $0.owner) }, uniquingKeysWith: { first, _ in first })
+        let rows = try await pool.withConnection { connection in
+            try connection.query("SELECT job_id, accepted, successor::text AS successor FROM baton.complete_jobs(\(batch)::jsonb)")
         }
-    }
-
-    static func accepted(_ rows: Rows) throws -> [Int64: Bool] {
-        var result: [Int64: Bool] = [:]
-        for row in rows { result[try row.decode("job_id")] = try row.decode("accepted") }
-        return result
+        var results: [Int64: CompletionResult] = [:]
+        let decoder = JSONDecoder()
+        for row in rows {
+            let id: Int64 = try row.decode("job_id")
+            var successor: ClaimedJob?
+            if let text = try row.decode("successor", as: String?.self) {
+                var object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] ?? [:]
+                object["lease_owner"] = owners[id]
+                successor = try decoder.decode(ClaimedJob.self, from: JSONSerialization.data(withJSONObject: object))
+            }
+            results[id] = CompletionResult(accepted: try row.decode("accepted"), successor: successor)
+        }
+        return results
     }
 
     // MARK: Heartbeat
@@ -197,8 +205,8 @@ public final class QueueStore: Sendable {
                 outcomes.append(decide(job, try row.decode("cancel")))
             }
             guard !outcomes.isEmpty else { return 0 }
-            let accepted = try Self.accepted(connection.query("SELECT job_id, accepted FROM baton.complete_jobs(\(try Self.json(outcomes))::jsonb)"))
-            return accepted.values.filter { $0 }.count
+            let results = try connection.query("SELECT job_id, accepted FROM baton.complete_jobs(\(try Self.json(outcomes))::jsonb)")
+            return try results.filter { try $0.decode("accepted", as: Bool.self) }.count
         }
     }
 

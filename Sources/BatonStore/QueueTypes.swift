@@ -31,7 +31,7 @@ public struct EnqueueResult: Sendable, Equatable {
 }
 
 /// A job a worker holds under a lease. `leaseEpoch` fences everything the worker writes for it.
-public struct ClaimedJob: Sendable, Equatable {
+public struct ClaimedJob: Sendable, Equatable, Decodable {
     public var id: Int64
     public var runID: UUID
     public var workflowID: Int64
@@ -48,6 +48,20 @@ public struct ClaimedJob: Sendable, Equatable {
     /// The frozen input, byte for byte as stored (jsonb text form).
     public var input: String
     public var inputSHA256: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, runID = "run_id", workflowID = "workflow_id", step, stepIndex = "step_index", handler, attempt, errors, crashes
+        case priority, timeoutMilliseconds = "timeout_ms", leaseOwner = "lease_owner", leaseEpoch = "lease_epoch", input
+        case inputSHA256 = "input_sha256"
+    }
+}
+
+/// What `complete` did with one outcome.
+public struct CompletionResult: Sendable, Equatable {
+    /// False when the lease no longer matched: nothing was recorded.
+    public var accepted: Bool
+    /// The next step, already leased to the same worker (eager handoff).
+    public var successor: ClaimedJob?
 }
 
 /// What a worker (or the reaper) decided for one claimed job, applied fenced by `baton.complete_jobs`.
@@ -70,6 +84,10 @@ public struct JobOutcome: Sendable, Encodable {
     /// Set by a step that finishes the run early (`succeeded`): the run's outcome, the rest skipped.
     public var runOutcome: String?
     public var deadReason: DeadLetterReason?
+    /// Set on a success by a worker with a free slot: lease the next step to it for this long (eager handoff).
+    public var eagerLease: Duration?
+    /// The worker's capabilities, for the eager handoff's capability check.
+    public var capabilities: [String]?
 
     public init(job: ClaimedJob, kind: Kind) {
         jobID = job.id
@@ -81,7 +99,7 @@ public struct JobOutcome: Sendable, Encodable {
     enum CodingKeys: String, CodingKey {
         case jobID = "job_id", epoch, owner, kind, finishedAt = "finished_at", output, errorCode = "error_code"
         case errorMessage = "error_message", errorRetryable = "error_retryable", delayMilliseconds = "delay_ms", priority
-        case runOutcome = "run_outcome", deadReason = "dead_reason"
+        case runOutcome = "run_outcome", deadReason = "dead_reason", eagerLease = "eager_lease_ms", capabilities
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -99,6 +117,8 @@ public struct JobOutcome: Sendable, Encodable {
         try c.encodeIfPresent(priority, forKey: .priority)
         try c.encodeIfPresent(runOutcome, forKey: .runOutcome)
         try c.encodeIfPresent(deadReason, forKey: .deadReason)
+        try c.encodeIfPresent(eagerLease?.milliseconds, forKey: .eagerLease)
+        try c.encodeIfPresent(capabilities, forKey: .capabilities)
     }
 
     /// ISO 8601 with microseconds, which PostgreSQL reads as timestamptz.

@@ -27,12 +27,12 @@ struct FencingAndConcurrencyTests {
         var outcome = JobOutcome(job: zombie[0], kind: .succeeded)
         outcome.output = #"{"from": "zombie"}"#
         let accepted = try await engine.queue.complete([outcome])
-        #expect(accepted[zombie[0].id] == false)
+        #expect(accepted[zombie[0].id]?.accepted == false)
         // Even with a forged epoch matching the new claim, the owner does not match.
         var forged = outcome
         forged.jobID = fresh[0].id
         forged.epoch = fresh[0].leaseEpoch
-        #expect(try await engine.queue.complete([forged])[fresh[0].id] == false)
+        #expect(try await engine.queue.complete([forged])[fresh[0].id]?.accepted == false)
 
         let attempts = try await engine.runs.attempts(runID: id)
         #expect(attempts.map(\.status) == [.failed, .running])
@@ -43,8 +43,36 @@ struct FencingAndConcurrencyTests {
         // The rightful owner completes normally.
         var good = JobOutcome(job: fresh[0], kind: .succeeded)
         good.output = "{}"
-        #expect(try await engine.queue.complete([good])[fresh[0].id] == true)
+        #expect(try await engine.queue.complete([good])[fresh[0].id]?.accepted == true)
         #expect(try await engine.runs.attempts(runID: id).map(\.step) == ["a", "a", "b"])
+        await engine.stop()
+    }
+
+    @Test func eagerHandoffLeasesTheNextStepToTheSameWorkerInTheSameCommit() async throws {
+        let engine = try await EngineHarness()
+        let workflow = engine.workflow([StepDefinition(name: "a", handler: "noop"), StepDefinition(name: "b", handler: "noop"),
+                                        StepDefinition(name: "c", handler: "noop", capabilities: ["git"])])
+        let id = try await engine.enqueue(workflow, input: #"{"k": "v"}"#)
+        let claimed = try await engine.queue.claim(queue: engine.queueName, workerID: "eager", capabilities: [], limit: 1, lease: .seconds(30))
+        var outcome = JobOutcome(job: claimed[0], kind: .succeeded)
+        outcome.output = #"{"made": 1}"#
+        outcome.eagerLease = .seconds(30)
+        outcome.capabilities = []
+        let result = try #require(try await engine.queue.complete([outcome])[claimed[0].id])
+        let successor = try #require(result.successor)
+        #expect(successor.step == "b" && successor.leaseOwner == "eager" && successor.attempt == 1)
+        let attempts = try await engine.runs.attempts(runID: id)
+        #expect(attempts[1].status == .running && attempts[1].workerID == "eager")
+        #expect(successor.input == attempts[1].input && successor.inputSHA256 == attempts[1].inputSHA256)
+        // Nobody else can claim it; its owner can complete it under the epoch it was given.
+        #expect(try await engine.queue.claim(queue: engine.queueName, workerID: "other", capabilities: ["git"], limit: 5, lease: .seconds(30)).isEmpty)
+        var next = JobOutcome(job: successor, kind: .succeeded)
+        next.eagerLease = .seconds(30)
+        next.capabilities = []
+        // Step c needs `git`, which this worker lacks: it goes to the queue instead.
+        let last = try #require(try await engine.queue.complete([next])[successor.id])
+        #expect(last.accepted && last.successor == nil)
+        #expect(try await engine.runs.attempts(runID: id).last?.status == .queued)
         await engine.stop()
     }
 

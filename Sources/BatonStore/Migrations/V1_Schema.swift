@@ -227,10 +227,15 @@ extension Migration {
     --   dead_letter as failed, plus a snapshot in dead_letters with `dead_reason`
     --   cancelled   the run is cancelled
     --   release     graceful shutdown: the lease goes back and the same attempt is queued again, not counted
+    --
+    -- With eager_lease_ms, a succeeded item's next step is leased to the same worker at once and returned
+    -- as `successor` (the worker's slot passes from step N to step N+1).
     CREATE FUNCTION baton.complete_jobs(p_batch jsonb)
-    RETURNS TABLE (job_id bigint, accepted boolean) LANGUAGE plpgsql AS $$
+    RETURNS TABLE (job_id bigint, accepted boolean, successor jsonb) LANGUAGE plpgsql AS $$
     DECLARE
         it record;
+        v_job bigint;
+        n baton.jobs%ROWTYPE;
         j baton.jobs%ROWTYPE;
         a baton.step_attempts%ROWTYPE;
         run baton.runs%ROWTYPE;
@@ -244,11 +249,12 @@ extension Migration {
         FOR it IN SELECT * FROM jsonb_to_recordset(p_batch) AS x(
             job_id bigint, epoch bigint, owner text, kind text, finished_at timestamptz, output text,
             error_code text, error_message text, error_retryable boolean, delay_ms bigint, priority int,
-            run_outcome text, dead_reason text)
+            run_outcome text, dead_reason text, eager_lease_ms bigint, capabilities text[])
         LOOP
             DELETE FROM baton.jobs
             WHERE id = it.job_id AND lease_epoch = it.epoch AND lease_owner = it.owner
             RETURNING * INTO j;
+            successor := NULL;
             IF NOT FOUND THEN
                 job_id := it.job_id; accepted := false; RETURN NEXT;
                 CONTINUE;
@@ -287,9 +293,27 @@ extension Migration {
                 v_next := CASE WHEN j.step_index >= 0 THEN v_definition->'steps'->(j.step_index + 1) END;
                 v_input := jsonb_set(a.input, ARRAY['steps', j.step], coalesce(it.output::jsonb, 'null'::jsonb), true);
                 IF v_next IS NOT NULL AND it.run_outcome IS NULL THEN
-                    PERFORM baton.insert_step(j.run_id, j.queue, j.workflow_id, v_next, j.step_index + 1, v_input,
+                    v_job := baton.insert_step(j.run_id, j.queue, j.workflow_id, v_next, j.step_index + 1, v_input,
                         1, 0, 0, run.priority, now());
                     UPDATE baton.runs SET current_step = v_next->>'name', updated_at = now() WHERE id = j.run_id;
+                    -- Eager handoff: the worker that finished step N has a free slot (this one) and asked to
+                    -- run step N+1 itself; lease it now when it has the step's capabilities.
+                    IF it.eager_lease_ms IS NOT NULL THEN
+                        UPDATE baton.jobs SET lease_owner = it.owner, lease_until = now() + make_interval(secs => it.eager_lease_ms / 1000.0),
+                            lease_epoch = lease_epoch + 1
+                        WHERE id = v_job AND required_capabilities <@ coalesce(it.capabilities, '{}')
+                        RETURNING * INTO n;
+                        IF FOUND THEN
+                            UPDATE baton.step_attempts SET status = 'running', worker_id = it.owner, lease_epoch = n.lease_epoch, started_at = clock_timestamp()
+                            WHERE id = n.attempt_id;
+                            PERFORM baton.add_event(n.run_id, n.step, n.attempt, 'info', 'step_started', format('step %s started (attempt %s)', n.step, n.attempt),
+                                                    jsonb_build_object('worker', it.owner, 'leaseEpoch', n.lease_epoch));
+                            successor := jsonb_build_object(
+                                'id', n.id, 'run_id', n.run_id, 'workflow_id', n.workflow_id, 'step', n.step, 'step_index', n.step_index,
+                                'handler', n.handler, 'attempt', n.attempt, 'errors', n.errors, 'crashes', n.crashes, 'priority', n.priority,
+                                'timeout_ms', n.timeout_ms, 'lease_epoch', n.lease_epoch, 'input', v_input::text, 'input_sha256', baton.sha256_hex(v_input));
+                        END IF;
+                    END IF;
                 ELSIF j.step_index >= 0 THEN
                     -- A step that finishes the run early (e.g. no work left) marks the steps after it skipped.
                     FOR v_skip IN j.step_index + 1 .. jsonb_array_length(v_definition->'steps') - 1 LOOP
