@@ -13,6 +13,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Run the workers as separate `baton worker` processes.") var processes = false
     @Option(help: "Chains run one at a time to measure handoff on an idle queue.") var idleSamples: Int = 200
     @Option(help: "Runs per enqueue transaction.") var enqueueBatch: Int = 500
+    @Flag(inversion: .prefixedNo, help: "Let a worker run step N+1 of a chain itself, leased in step N's commit.") var eagerHandoff = true
     @Flag(help: "Print the report as JSON.") var json = false
 
     func run() async throws {
@@ -22,7 +23,7 @@ struct BenchCommand: AsyncParsableCommand {
         let context = try await global.context(poolSize: 8)
         let benchSteps = try steps ?? context.workflow(named: "bench").steps.count
         let settings = Benchmark.Settings(chains: chains, steps: benchSteps, workers: workers, concurrency: concurrency, processes: processes,
-                                          idleSamples: idleSamples, enqueueBatch: enqueueBatch)
+                                          idleSamples: idleSamples, enqueueBatch: enqueueBatch, eagerHandoff: eagerHandoff)
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let report = try await Benchmark(context: context, settings: settings, executable: executable).run { message in
             if !json { FileHandle.standardError.write(Data("bench: \(message)\n".utf8)) }
@@ -34,7 +35,7 @@ struct BenchCommand: AsyncParsableCommand {
             return
         }
         print("""
-            baton bench: \(report.chains) chains × \(report.stepsPerChain) steps, \(report.workers) worker(s) (\(report.mode)) × concurrency \(report.concurrencyPerWorker), synchronous_commit=\(report.synchronousCommit)
+            baton bench: \(report.chains) chains × \(report.stepsPerChain) steps, \(report.workers) worker(s) (\(report.mode)) × concurrency \(report.concurrencyPerWorker), eager handoff \(report.eagerHandoff ? "on" : "off"), synchronous_commit=\(report.synchronousCommit)
               steps/s                    \(String(format: "%.0f", report.stepsPerSecond))  (\(report.chains * report.stepsPerChain) steps in \(String(format: "%.2f", report.loadSeconds)) s)
               enqueue/s                  \(String(format: "%.0f", report.enqueuePerSecond))  (batches of \(settings.enqueueBatch))
               handoff idle    p50 / p99  \(String(format: "%.2f", report.idleHandoffP50Ms)) / \(String(format: "%.2f", report.idleHandoffP99Ms)) ms  (\(report.idleSamples) chains, one at a time)

@@ -15,6 +15,7 @@ struct Benchmark {
         var processes: Bool
         var idleSamples: Int
         var enqueueBatch: Int
+        var eagerHandoff: Bool
     }
 
     struct Report: Codable, Sendable {
@@ -23,6 +24,7 @@ struct Benchmark {
         var workers: Int
         var concurrencyPerWorker: Int
         var mode: String
+        var eagerHandoff: Bool
         var synchronousCommit: String
         var enqueuePerSecond: Double
         var stepsPerSecond: Double
@@ -105,7 +107,7 @@ struct Benchmark {
         let load = try await handoffs(loadIDs)
         return Report(
             chains: settings.chains, stepsPerChain: settings.steps, workers: settings.workers, concurrencyPerWorker: settings.concurrency,
-            mode: settings.processes ? "processes" : "in-process", synchronousCommit: synchronousCommit,
+            mode: settings.processes ? "processes" : "in-process", eagerHandoff: settings.eagerHandoff, synchronousCommit: synchronousCommit,
             enqueuePerSecond: Double(settings.chains) / enqueueSeconds, stepsPerSecond: Double(settings.chains * settings.steps) / span,
             loadSeconds: span, idleHandoffP50Ms: idle.p50, idleHandoffP99Ms: idle.p99, loadHandoffP50Ms: load.p50, loadHandoffP99Ms: load.p99,
             queueDepthAtStart: depthAtStart, queueDepthMax: maxDepth, idleSamples: settings.idleSamples)
@@ -134,7 +136,8 @@ struct Benchmark {
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: executable)
                 process.arguments = ["worker", "--queue", queue, "--concurrency", "\(settings.concurrency)", "--id", "\(queue)-p\(n)",
-                                     "--database-url", context.databaseURL, "--log-level", "warning", "--poll", "0.2"]
+                                     "--database-url", context.databaseURL, "--log-level", "warning", "--poll", "0.2",
+                                     settings.eagerHandoff ? "--eager-handoff" : "--no-eager-handoff"]
                 process.standardOutput = FileHandle.nullDevice
                 try process.run()
                 processes.append(process)
@@ -148,7 +151,7 @@ struct Benchmark {
         logger.logLevel = .warning
         let workers = (0..<settings.workers).map { n in
             Worker(configuration: WorkerConfiguration(id: "\(queue)-w\(n)", queue: queue, concurrency: settings.concurrency,
-                                                      pollInterval: .milliseconds(200)),
+                                                      pollInterval: .milliseconds(200), eagerHandoff: settings.eagerHandoff),
                    queue: context.queue, runs: context.runs, handlers: context.handlers, logger: logger)
         }
         let listener = Listener(conninfo: context.databaseURL, channels: [QueueStore.wakeChannel], logger: logger) { _, payload in

@@ -20,6 +20,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Crashes before a step is quarantined as crash_loop.") var maxCrashes: Int = 3
     @Option(help: "Shutdown grace period in seconds.") var grace: Double = 30
     @Option(help: "Worker id (default host-pid-random).") var id: String?
+    @Flag(inversion: .prefixedNo, help: "Run step N+1 of a chain here, leased in step N's commit, when this worker can.") var eagerHandoff = true
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
@@ -33,7 +34,7 @@ struct WorkerCommand: AsyncParsableCommand {
             prefetch: prefetch ?? env["BATON_PREFETCH"].flatMap(Int.init) ?? 1,
             lease: .milliseconds(Int64(lease * 1000)), heartbeatInterval: .milliseconds(Int64(heartbeat * 1000)),
             pollInterval: .milliseconds(Int64(poll * 1000)), rescueInterval: .milliseconds(Int64(rescue * 1000)),
-            maxCrashes: maxCrashes, shutdownGrace: .milliseconds(Int64(grace * 1000)))
+            maxCrashes: maxCrashes, shutdownGrace: .milliseconds(Int64(grace * 1000)), eagerHandoff: eagerHandoff)
         try await WorkerRunner.run(context: context, configurations: [configuration])
     }
 }

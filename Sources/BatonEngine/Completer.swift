@@ -3,7 +3,8 @@ import Foundation
 import Logging
 
 /// Commits outcomes in batches: the first outcome after a quiet spell is flushed at once (low latency);
-/// outcomes that arrive while a flush is in flight go together in the next one (throughput).
+/// outcomes that arrive while flushes are in flight go together in the next one (throughput). Up to
+/// `maxInFlight` batches commit at once, on separate connections (their jobs, and so their runs, differ).
 final class Completer: @unchecked Sendable {
     private let queue: QueueStore
     private let maxBatch: Int
@@ -12,11 +13,13 @@ final class Completer: @unchecked Sendable {
     private var onCommitted: (@Sendable ([JobOutcome], [Int64: CompletionResult]) -> Void)?
     private let lock = NSLock()
     private var buffer: [JobOutcome] = []
-    private var flushing = false
+    private var inFlight = 0
+    private let maxInFlight: Int
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
 
-    init(queue: QueueStore, maxBatch: Int, logger: Logger) {
+    init(queue: QueueStore, maxBatch: Int, maxInFlight: Int = 2, logger: Logger) {
         self.queue = queue
+        self.maxInFlight = max(1, maxInFlight)
         self.maxBatch = maxBatch
         self.logger = logger
     }
@@ -29,8 +32,8 @@ final class Completer: @unchecked Sendable {
     func submit(_ outcome: JobOutcome) {
         let start: Bool = lock.withLock {
             buffer.append(outcome)
-            if flushing { return false }
-            flushing = true
+            if inFlight >= maxInFlight { return false }
+            inFlight += 1
             return true
         }
         if start { Task { await flushLoop() } }
@@ -40,7 +43,7 @@ final class Completer: @unchecked Sendable {
     func drain() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let idle: Bool = lock.withLock {
-                if !flushing && buffer.isEmpty { return true }
+                if inFlight == 0 && buffer.isEmpty { return true }
                 idleWaiters.append(continuation)
                 return false
             }
@@ -60,7 +63,8 @@ final class Completer: @unchecked Sendable {
                 let waiters: [CheckedContinuation<Void, Never>]? = lock.withLock {
                     // Re-check under the lock: an outcome may have arrived since the batch was taken.
                     if !buffer.isEmpty { return nil }
-                    flushing = false
+                    inFlight -= 1
+                    if inFlight > 0 { return [] }
                     defer { idleWaiters.removeAll() }
                     return idleWaiters
                 }

@@ -18,6 +18,8 @@ public final class Worker: Service, Sendable {
     private let held: HeldJobs
     private let wake = WakeSignal()
     private let stopping = StopFlag()
+    /// Set while the last claim found fewer ready jobs than free slots (the queue is drained).
+    private let queueDrained = StopFlag()
     private let completer: Completer
     private let rescuer: Rescuer
 
@@ -106,6 +108,7 @@ public final class Worker: Service, Sendable {
                     pause = .milliseconds(100)
                     for job in held.add(jobs) { start(job) }
                     claimedFull = jobs.count == capacity
+                    queueDrained.set(!claimedFull)
                 } catch {
                     logger.error("claim failed; retrying", metadata: ["error": "\(error)"])
                     await wake.wait(timeout: pause)
@@ -176,7 +179,8 @@ public final class Worker: Service, Sendable {
         case (nil, .success(let output)):
             outcome.output = output.json
             outcome.runOutcome = output.finishRun
-            if configuration.eagerHandoff && !stopping.isSet {
+            // Only while the queue is drained: under load, claims in batches beside the completer move more work.
+            if configuration.eagerHandoff && queueDrained.isSet && !stopping.isSet {
                 outcome.eagerLease = configuration.lease
                 outcome.capabilities = configuration.capabilities
             }
@@ -291,10 +295,10 @@ public final class Worker: Service, Sendable {
     }
 }
 
-/// A flag set once, readable from any thread.
+/// A flag readable and settable from any thread.
 final class StopFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
     var isSet: Bool { lock.withLock { value } }
-    func set() { lock.withLock { value = true } }
+    func set(_ newValue: Bool = true) { lock.withLock { value = newValue } }
 }

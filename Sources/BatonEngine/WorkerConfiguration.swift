@@ -25,8 +25,9 @@ public struct WorkerConfiguration: Sendable {
     public var shutdownGrace: Duration
     /// Most outcomes committed in one transaction.
     public var maxCompletionBatch: Int
-    /// A worker that finishes step N runs step N+1 itself (leased in the same transaction) when it has the
-    /// step's capabilities, instead of sending it through the queue: one commit per handoff, not two.
+    /// While the queue is drained, a worker that finishes step N runs step N+1 itself (leased in the same
+    /// transaction) when it has the step's capabilities: one commit per handoff instead of two. Under load
+    /// (claims come back full) steps go through the queue, claimed in batches beside the completer.
     public var eagerHandoff: Bool
 
     public init(

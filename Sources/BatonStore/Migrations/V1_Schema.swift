@@ -44,12 +44,18 @@ extension Migration {
         finished_at timestamptz
     );
     CREATE INDEX runs_by_status ON baton.runs (status, created_at DESC);
+    -- Room on each page for HOT updates of current_step/updated_at as a run advances.
+    ALTER TABLE baton.runs SET (fillfactor = 80);
     CREATE INDEX runs_by_created ON baton.runs (created_at DESC, id DESC);
+
+    -- Hot tables (step_attempts, jobs, run_events) carry no foreign keys: each insert would run a
+    -- FOR KEY SHARE lookup on the run row, which the same transaction also locks FOR UPDATE (a MultiXact
+    -- per step). Only baton's own functions write them, always for an existing run.
 
     -- One row per attempt at a step; step_index -1 is the workflow's link_error step.
     CREATE TABLE baton.step_attempts (
         id bigserial PRIMARY KEY,
-        run_id uuid NOT NULL REFERENCES baton.runs(id) ON DELETE CASCADE,
+        run_id uuid NOT NULL,
         step text NOT NULL,
         step_index int NOT NULL,
         attempt int NOT NULL,
@@ -73,7 +79,7 @@ extension Migration {
     CREATE TABLE baton.jobs (
         id bigserial PRIMARY KEY,
         queue text NOT NULL,
-        run_id uuid NOT NULL UNIQUE REFERENCES baton.runs(id) ON DELETE CASCADE,
+        run_id uuid NOT NULL UNIQUE,
         workflow_id bigint NOT NULL,
         attempt_id bigint NOT NULL,
         step text NOT NULL,
@@ -113,7 +119,7 @@ extension Migration {
     -- Append-only; the bigint id is the cursor followers resume from.
     CREATE TABLE baton.run_events (
         id bigserial PRIMARY KEY,
-        run_id uuid NOT NULL REFERENCES baton.runs(id) ON DELETE CASCADE,
+        run_id uuid NOT NULL,
         step text,
         attempt int,
         level text NOT NULL CHECK (level IN ('debug','info','warning','error')),
@@ -153,11 +159,14 @@ extension Migration {
     CREATE FUNCTION baton.sha256_hex(document jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE AS $$ SELECT encode(sha256(convert_to(document::text, 'UTF8')), 'hex') $$;
 
+    -- plpgsql, not sql: plpgsql caches the INSERT's plan per session; a sql function called from plpgsql
+    -- is parsed again on every call.
     CREATE FUNCTION baton.add_event(p_run uuid, p_step text, p_attempt int, p_level text, p_kind text, p_message text, p_payload jsonb DEFAULT '{}')
-    RETURNS void LANGUAGE sql AS $$
+    RETURNS void LANGUAGE plpgsql AS $$
+    BEGIN
         INSERT INTO baton.run_events (run_id, step, attempt, level, kind, message, payload)
-        VALUES (p_run, p_step, p_attempt, p_level, p_kind, p_message, coalesce(p_payload, '{}'))
-    $$;
+        VALUES (p_run, p_step, p_attempt, p_level, p_kind, p_message, coalesce(p_payload, '{}'));
+    END $$;
 
     -- Inserts an attempt row and its job. `p_step` is a step definition as JSON
     -- ({name, handler, timeoutMilliseconds, capabilities}); the input is frozen here with its sha256.
