@@ -6,4 +6,4 @@ build:
 demo:
 	scripts/demo.sh
 bench:
-	scripts/deps.sh && swift build -c release --product baton && .build/release/baton bench
+	scripts/bench.sh
