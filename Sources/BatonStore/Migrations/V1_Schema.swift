@@ -170,22 +170,27 @@ extension Migration {
 
     -- Inserts an attempt row and its job. `p_step` is a step definition as JSON
     -- ({name, handler, timeoutMilliseconds, capabilities}); the input is frozen here with its sha256.
+    -- With `p_owner`, the job is born leased to that worker (epoch 1) and the attempt running: the eager
+    -- handoff of a chain's next step.
     CREATE FUNCTION baton.insert_step(
         p_run uuid, p_queue text, p_workflow bigint, p_step jsonb, p_index int, p_input jsonb, p_attempt int,
-        p_errors int, p_crashes int, p_priority int, p_run_at timestamptz
+        p_errors int, p_crashes int, p_priority int, p_run_at timestamptz, p_owner text DEFAULT NULL, p_lease_ms bigint DEFAULT NULL
     ) RETURNS bigint LANGUAGE plpgsql AS $$
     DECLARE
         v_attempt bigint;
         v_job bigint;
+        v_leased boolean := p_owner IS NOT NULL;
     BEGIN
-        INSERT INTO baton.step_attempts (run_id, step, step_index, attempt, status, input, input_sha256)
-        VALUES (p_run, p_step->>'name', p_index, p_attempt, 'queued', p_input, baton.sha256_hex(p_input))
+        INSERT INTO baton.step_attempts (run_id, step, step_index, attempt, status, input, input_sha256, worker_id, lease_epoch, started_at)
+        VALUES (p_run, p_step->>'name', p_index, p_attempt, CASE WHEN v_leased THEN 'running' ELSE 'queued' END, p_input,
+                baton.sha256_hex(p_input), p_owner, CASE WHEN v_leased THEN 1 END, CASE WHEN v_leased THEN clock_timestamp() END)
         RETURNING id INTO v_attempt;
         INSERT INTO baton.jobs (queue, run_id, workflow_id, attempt_id, step, step_index, handler, attempt, errors, crashes,
-                                priority, run_at, timeout_ms, required_capabilities)
+                                priority, run_at, timeout_ms, required_capabilities, lease_owner, lease_until, lease_epoch)
         VALUES (p_queue, p_run, p_workflow, v_attempt, p_step->>'name', p_index, p_step->>'handler', p_attempt, p_errors, p_crashes,
                 p_priority, p_run_at, (p_step->>'timeoutMilliseconds')::bigint,
-                ARRAY(SELECT jsonb_array_elements_text(coalesce(p_step->'capabilities', '[]'))))
+                ARRAY(SELECT jsonb_array_elements_text(coalesce(p_step->'capabilities', '[]'))),
+                p_owner, CASE WHEN v_leased THEN now() + make_interval(secs => p_lease_ms / 1000.0) END, CASE WHEN v_leased THEN 1 ELSE 0 END)
         RETURNING id INTO v_job;
         RETURN v_job;
     END $$;
@@ -244,7 +249,8 @@ extension Migration {
     DECLARE
         it record;
         v_job bigint;
-        n baton.jobs%ROWTYPE;
+        v_eager boolean;
+        v_definition_id bigint;
         j baton.jobs%ROWTYPE;
         a baton.step_attempts%ROWTYPE;
         run baton.runs%ROWTYPE;
@@ -269,7 +275,10 @@ extension Migration {
                 CONTINUE;
             END IF;
             SELECT * INTO run FROM baton.runs WHERE id = j.run_id FOR UPDATE;
-            SELECT definition INTO v_definition FROM baton.workflows WHERE id = j.workflow_id;
+            IF v_definition_id IS DISTINCT FROM j.workflow_id THEN
+                SELECT definition INTO v_definition FROM baton.workflows WHERE id = j.workflow_id;
+                v_definition_id := j.workflow_id;
+            END IF;
             v_finished := coalesce(it.finished_at, clock_timestamp());
 
             -- A cancel that arrived while the step ran wins over any continuation.
@@ -302,26 +311,21 @@ extension Migration {
                 v_next := CASE WHEN j.step_index >= 0 THEN v_definition->'steps'->(j.step_index + 1) END;
                 v_input := jsonb_set(a.input, ARRAY['steps', j.step], coalesce(it.output::jsonb, 'null'::jsonb), true);
                 IF v_next IS NOT NULL AND it.run_outcome IS NULL THEN
-                    v_job := baton.insert_step(j.run_id, j.queue, j.workflow_id, v_next, j.step_index + 1, v_input,
-                        1, 0, 0, run.priority, now());
-                    UPDATE baton.runs SET current_step = v_next->>'name', updated_at = now() WHERE id = j.run_id;
                     -- Eager handoff: the worker that finished step N has a free slot (this one) and asked to
-                    -- run step N+1 itself; lease it now when it has the step's capabilities.
-                    IF it.eager_lease_ms IS NOT NULL THEN
-                        UPDATE baton.jobs SET lease_owner = it.owner, lease_until = now() + make_interval(secs => it.eager_lease_ms / 1000.0),
-                            lease_epoch = lease_epoch + 1
-                        WHERE id = v_job AND required_capabilities <@ coalesce(it.capabilities, '{}')
-                        RETURNING * INTO n;
-                        IF FOUND THEN
-                            UPDATE baton.step_attempts SET status = 'running', worker_id = it.owner, lease_epoch = n.lease_epoch, started_at = clock_timestamp()
-                            WHERE id = n.attempt_id;
-                            PERFORM baton.add_event(n.run_id, n.step, n.attempt, 'info', 'step_started', format('step %s started (attempt %s)', n.step, n.attempt),
-                                                    jsonb_build_object('worker', it.owner, 'leaseEpoch', n.lease_epoch));
-                            successor := jsonb_build_object(
-                                'id', n.id, 'run_id', n.run_id, 'workflow_id', n.workflow_id, 'step', n.step, 'step_index', n.step_index,
-                                'handler', n.handler, 'attempt', n.attempt, 'errors', n.errors, 'crashes', n.crashes, 'priority', n.priority,
-                                'timeout_ms', n.timeout_ms, 'lease_epoch', n.lease_epoch, 'input', v_input::text, 'input_sha256', baton.sha256_hex(v_input));
-                        END IF;
+                    -- run step N+1 itself; the job is born leased to it when it has the step's capabilities.
+                    v_eager := it.eager_lease_ms IS NOT NULL
+                               AND coalesce(v_next->'capabilities', '[]'::jsonb) <@ to_jsonb(coalesce(it.capabilities, '{}'::text[]));
+                    v_job := baton.insert_step(j.run_id, j.queue, j.workflow_id, v_next, j.step_index + 1, v_input,
+                        1, 0, 0, run.priority, now(), CASE WHEN v_eager THEN it.owner END, it.eager_lease_ms);
+                    UPDATE baton.runs SET current_step = v_next->>'name', updated_at = now() WHERE id = j.run_id;
+                    IF v_eager THEN
+                        PERFORM baton.add_event(j.run_id, v_next->>'name', 1, 'info', 'step_started', format('step %s started (attempt 1)', v_next->>'name'),
+                                                jsonb_build_object('worker', it.owner, 'leaseEpoch', 1));
+                        successor := jsonb_build_object(
+                            'id', v_job, 'run_id', j.run_id, 'workflow_id', j.workflow_id, 'step', v_next->>'name', 'step_index', j.step_index + 1,
+                            'handler', v_next->>'handler', 'attempt', 1, 'errors', 0, 'crashes', 0, 'priority', run.priority,
+                            'timeout_ms', (v_next->>'timeoutMilliseconds')::bigint, 'lease_epoch', 1,
+                            'input', v_input::text, 'input_sha256', baton.sha256_hex(v_input));
                     END IF;
                 ELSIF j.step_index >= 0 THEN
                     -- A step that finishes the run early (e.g. no work left) marks the steps after it skipped.
