@@ -31,8 +31,11 @@ public struct EmbeddedPostgres: Sendable {
                                           "start"],
                         what: "pg_ctl start (log: \(directory.appendingPathComponent("server.log").path))")
         }
-        _ = try? asOwner(bin + "/psql", ["-h", directory.path, "-p", "\(port)", "-U", "postgres", "-d", "postgres", "-qtAc", "CREATE DATABASE baton"],
-                         what: "create database")
+        let psql = [bin + "/psql", "-h", directory.path, "-p", "\(port)", "-U", "postgres", "-d", "postgres", "-qtA", "-c"]
+        let exists = try asOwner(psql[0], Array(psql.dropFirst()) + ["SELECT 1 FROM pg_database WHERE datname = 'baton'"], what: "psql (looking for database baton)")
+        if exists.trimmingCharacters(in: .whitespacesAndNewlines) != "1" {
+            try asOwner(psql[0], Array(psql.dropFirst()) + ["CREATE DATABASE baton"], what: "psql (creating database baton)")
+        }
         return databaseURL
     }
 
