@@ -9,6 +9,8 @@ public final class Connection {
     private let conninfo: String
     /// Statement names by SQL text: every parameterised query is prepared once per connection.
     private var prepared: [String: String] = [:]
+    /// Commands sent since the pool last lent this connection out.
+    var commandsSinceCheckout = 0
 
     /// Opens a connection from a `postgresql://` URL or a `key=value` connection string.
     public init(conninfo: String) throws {
@@ -41,6 +43,7 @@ public final class Connection {
     /// Runs a query with bound parameters through a statement prepared once per connection.
     @discardableResult
     public func query(_ sql: SQL) throws -> Rows {
+        commandsSinceCheckout += 1
         guard let handle else { throw PQError(code: .connectionLost, function: "query", message: "connection is closed") }
         let name: String
         if let existing = prepared[sql.text] {
@@ -60,6 +63,7 @@ public final class Connection {
     /// Runs one or more statements without parameters (migrations, `LISTEN`, `SET`).
     @discardableResult
     public func execute(_ script: String) throws -> Rows {
+        commandsSinceCheckout += 1
         guard let handle else { throw PQError(code: .connectionLost, function: "execute", message: "connection is closed") }
         return try check(PQexec(handle, script), function: "PQexec")
     }

@@ -33,12 +33,28 @@ public final class ConnectionPool: Sendable {
                 switch result {
                 case .failure(let error): continuation.resume(throwing: error)
                 case .success(let connection):
-                    do { continuation.resume(returning: try body(connection)) } catch { continuation.resume(throwing: error) }
+                    do {
+                        continuation.resume(returning: try ConnectionPool.run(body, on: connection))
+                    } catch {
+                        continuation.resume(throwing: error)
+                    }
                 }
             }
             if !state.enqueue(work) {
                 continuation.resume(throwing: PQError(code: .poolClosed, function: "withConnection", message: "the connection pool is closed"))
             }
+        }
+    }
+
+    /// Runs `body`, and once more on a reopened connection if the first command found the connection dead.
+    private static func run<T>(_ body: (Connection) throws -> T, on connection: Connection) throws -> T {
+        connection.commandsSinceCheckout = 0
+        do {
+            return try body(connection)
+        } catch let error as PQError where error.isConnectionError && connection.commandsSinceCheckout <= 1 && !connection.isHealthy {
+            try connection.reconnect()
+            connection.commandsSinceCheckout = 0
+            return try body(connection)
         }
     }
 

@@ -151,3 +151,24 @@ struct FencingAndConcurrencyTests {
         await engine.stop()
     }
 }
+
+@Suite("database connection loss")
+struct ConnectionLossTests {
+    @Test func workersRecoverWhenTheServerDropsTheirConnections() async throws {
+        let engine = try await EngineHarness()
+        engine.startWorker()
+        let workflow = engine.workflow([StepDefinition(name: "a", handler: "noop"), StepDefinition(name: "b", handler: "noop")])
+        #expect(try await engine.waitForRun(try await engine.enqueue(workflow)).status == .succeeded)
+        let admin = ConnectionPool(conninfo: TestDatabase.url, size: 1)
+        let killed = try await admin.withConnection { connection in
+            try connection.query("SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = \(engine.queueName)")
+                .first!.decode("n", as: Int.self)
+        }
+        admin.close()
+        #expect(killed > 0)
+        // Each pooled connection is reopened on its next use; the worker's loops retry what failed.
+        let ids = [try await engine.enqueue(workflow), try await engine.enqueue(workflow)]
+        for id in ids { #expect(try await engine.waitForRun(id, timeout: .seconds(20)).status == .succeeded) }
+        await engine.stop()
+    }
+}

@@ -36,16 +36,40 @@ struct PQTests {
         try await pool.withConnection { try $0.execute("DROP TABLE \(table)") }
     }
 
-    @Test func aDroppedConnectionIsReplacedBeforeItsNextUse() async throws {
+    @Test func aConnectionDroppedWhileIdleIsReplacedTransparently() async throws {
         let pool = ConnectionPool(conninfo: TestDatabase.url, size: 1)
         defer { pool.close() }
         let pid = try await pool.withConnection { try $0.query("SELECT pg_backend_pid() AS pid").first!.decode("pid", as: Int.self) }
         let admin = ConnectionPool(conninfo: TestDatabase.url, size: 1)
         try await admin.withConnection { try $0.query("SELECT pg_terminate_backend(\(pid))") }
         admin.close()
-        await #expect { try await pool.withConnection { try $0.query("SELECT 1 AS one") } } throws: { ($0 as? PQError)?.isConnectionError == true }
         let newPID = try await pool.withConnection { try $0.query("SELECT pg_backend_pid() AS pid").first!.decode("pid", as: Int.self) }
         #expect(newPID != pid)
+    }
+
+    @Test func aConnectionLostMidWorkIsReportedNotRetried() async throws {
+        let pool = ConnectionPool(conninfo: TestDatabase.url, size: 1)
+        defer { pool.close() }
+        let attempts = Counter()
+        await #expect {
+            try await pool.withConnection { connection in
+                attempts.increment()
+                let pid = try connection.query("SELECT pg_backend_pid() AS pid").first!.decode("pid", as: Int.self)
+                let admin = try Connection(conninfo: TestDatabase.url)
+                try admin.query("SELECT pg_terminate_backend(\(pid))")
+                try connection.query("SELECT 1 AS one")
+            }
+        } throws: { ($0 as? PQError)?.isConnectionError == true }
+        #expect(attempts.value == 1)
+        // The pool heals for the next caller.
+        #expect(try await pool.withConnection { try $0.query("SELECT 1 AS one").first!.decode("one", as: Int.self) } == 1)
+    }
+
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var count = 0
+        func increment() { lock.withLock { count += 1 } }
+        var value: Int { lock.withLock { count } }
     }
 
     @Test func aBadURLFailsWithAConnectionError() async throws {

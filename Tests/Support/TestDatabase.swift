@@ -20,10 +20,17 @@ public enum TestDatabase {
         try await Migrator.migrate(pool)
     }
 
-    /// A pool on the shared, migrated test database.
-    public static func pool(size: Int = 4) async throws -> ConnectionPool {
+    /// A pool on the shared, migrated test database; its connections carry `applicationName`.
+    public static func pool(size: Int = 4, applicationName: String = "baton-tests") async throws -> ConnectionPool {
         try await migration.value
-        return ConnectionPool(conninfo: url, size: size)
+        return ConnectionPool(conninfo: url(applicationName: applicationName), size: size)
+    }
+
+    /// The test database URL with an `application_name`, so a test can find (and kill) its own connections.
+    public static func url(applicationName: String) -> String {
+        var components = URLComponents(string: url)!
+        components.queryItems = (components.queryItems ?? []) + [URLQueryItem(name: "application_name", value: applicationName)]
+        return components.string!
     }
 
     /// A new, empty database on the same server; returns its URL.
@@ -64,7 +71,7 @@ public final class EngineHarness: @unchecked Sendable {
     private var running: [(Worker, Task<Void, Error>)] = []
 
     public init(queueName: String = TestDatabase.uniqueQueue(), handlers: HandlerRegistry? = nil) async throws {
-        pool = try await TestDatabase.pool(size: 8)
+        pool = try await TestDatabase.pool(size: 8, applicationName: queueName)
         queue = QueueStore(pool: pool)
         runs = RunStore(pool: pool)
         self.queueName = queueName
