@@ -117,14 +117,7 @@ public final class QueueStore: Sendable {
                 FROM leased l JOIN started s ON s.id = l.attempt_id
                 ORDER BY l.priority, l.run_at, l.id
                 """)
-            return try rows.map { row in
-                ClaimedJob(
-                    id: try row.decode("id"), runID: try row.decode("run_id"), workflowID: try row.decode("workflow_id"),
-                    step: try row.decode("step"), stepIndex: try row.decode("step_index"), handler: try row.decode("handler"),
-                    attempt: try row.decode("attempt"), errors: try row.decode("errors"), crashes: try row.decode("crashes"),
-                    priority: try row.decode("priority"), timeoutMilliseconds: try row.decode("timeout_ms"), leaseOwner: workerID,
-                    leaseEpoch: try row.decode("lease_epoch"), input: try row.decode("input"), inputSHA256: try row.decode("input_sha256"))
-            }
+            return try rows.map { try ClaimedJob(row: $0, leaseOwner: workerID) }
         }
     }
 
@@ -196,12 +189,7 @@ public final class QueueStore: Sendable {
                 """)
             var outcomes: [JobOutcome] = []
             for row in rows {
-                let job = ClaimedJob(
-                    id: try row.decode("id"), runID: try row.decode("run_id"), workflowID: try row.decode("workflow_id"),
-                    step: try row.decode("step"), stepIndex: try row.decode("step_index"), handler: try row.decode("handler"),
-                    attempt: try row.decode("attempt"), errors: try row.decode("errors"), crashes: try row.decode("crashes"),
-                    priority: try row.decode("priority"), timeoutMilliseconds: try row.decode("timeout_ms"),
-                    leaseOwner: try row.decode("lease_owner"), leaseEpoch: try row.decode("lease_epoch"), input: "", inputSHA256: "")
+                let job = try ClaimedJob(row: row, leaseOwner: try row.decode("lease_owner"))
                 outcomes.append(decide(job, try row.decode("cancel")))
             }
             guard !outcomes.isEmpty else { return 0 }
@@ -300,5 +288,17 @@ final class LockedDictionary<Key: Hashable & Sendable, Value: Sendable>: @unchec
     subscript(key: Key) -> Value? {
         get { lock.withLock { storage[key] } }
         set { lock.withLock { storage[key] = newValue } }
+    }
+}
+
+extension ClaimedJob {
+    /// Reads a job row with the columns `claim` and `rescueExpired` select.
+    init(row: Row, leaseOwner: String) throws {
+        self.init(
+            id: try row.decode("id"), runID: try row.decode("run_id"), workflowID: try row.decode("workflow_id"),
+            step: try row.decode("step"), stepIndex: try row.decode("step_index"), handler: try row.decode("handler"),
+            attempt: try row.decode("attempt"), errors: try row.decode("errors"), crashes: try row.decode("crashes"),
+            priority: try row.decode("priority"), timeoutMilliseconds: try row.decode("timeout_ms"), leaseOwner: leaseOwner,
+            leaseEpoch: try row.decode("lease_epoch"), input: try row.decode("input"), inputSHA256: try row.decode("input_sha256"))
     }
 }
