@@ -49,7 +49,7 @@ public enum WorkflowLoader {
         do { document = try Yams.load(yaml: text) } catch {
             throw WorkflowFileError(file: file, location: "", field: "", problem: "not valid YAML: \(error)")
         }
-        var reader = FieldReader(file: file, location: "")
+        let reader = FieldReader(file: file, location: "")
         guard let root = document as? [String: Any] else {
             throw reader.error("", "the document must be a mapping with name, steps and optional version, queue, link_error")
         }

@@ -78,7 +78,7 @@ struct CrashTests {
             let worker = try Self.spawnWorker(queue: engine.queueName, id: "doomed-\(round)-\(UUID().uuidString.prefix(4))")
             worker.waitUntilExit()
             if worker.terminationReason == .uncaughtSignal { workersKilled += 1 }
-            _ = try await eventually(timeout: .seconds(5)) { await rescuer.rescueOnce() > 0 }
+            _ = await eventually(timeout: .seconds(5)) { await rescuer.rescueOnce() > 0 }
         }
         #expect(workersKilled == 3)
         let letters = try await engine.runs.deadLetters(runID: id)
