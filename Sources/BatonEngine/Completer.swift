@@ -15,7 +15,7 @@ final class Completer: @unchecked Sendable {
     private var buffer: [JobOutcome] = []
     private var inFlight = 0
     private let maxInFlight: Int
-    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    private var idleWaiters: [@Sendable () -> Void] = []
 
     init(queue: QueueStore, maxBatch: Int, maxInFlight: Int = 2, logger: Logger) {
         self.queue = queue
@@ -39,15 +39,22 @@ final class Completer: @unchecked Sendable {
         if start { Task { await flushLoop() } }
     }
 
-    /// Returns once every submitted outcome has been committed (or refused).
-    func drain() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+    /// Returns true once every submitted outcome has been committed (or refused), false if `timeout` passed
+    /// first (the database is unreachable: those leases will expire and be rescued).
+    func drain(timeout: Duration) async -> Bool {
+        let once = ResumeOnce()
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            once.store(continuation)
             let idle: Bool = lock.withLock {
                 if inFlight == 0 && buffer.isEmpty { return true }
-                idleWaiters.append(continuation)
+                idleWaiters.append { once.resume(true) }
                 return false
             }
-            if idle { continuation.resume() }
+            if idle { once.resume(true); return }
+            Task {
+                try? await Task.sleep(for: timeout)
+                once.resume(false)
+            }
         }
     }
 
@@ -60,7 +67,7 @@ final class Completer: @unchecked Sendable {
                 return taken
             }
             if batch.isEmpty {
-                let waiters: [CheckedContinuation<Void, Never>]? = lock.withLock {
+                let waiters: [@Sendable () -> Void]? = lock.withLock {
                     // Re-check under the lock: an outcome may have arrived since the batch was taken.
                     if !buffer.isEmpty { return nil }
                     inFlight -= 1
@@ -69,7 +76,7 @@ final class Completer: @unchecked Sendable {
                     return idleWaiters
                 }
                 guard let waiters else { continue }
-                waiters.forEach { $0.resume() }
+                waiters.forEach { $0() }
                 return
             }
             do {
@@ -84,5 +91,21 @@ final class Completer: @unchecked Sendable {
                 pause = min(pause * 2, .seconds(5))
             }
         }
+    }
+}
+
+/// Resumes a continuation exactly once, whichever of several racers gets there first.
+private final class ResumeOnce: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<Bool, Never>?
+
+    func store(_ continuation: CheckedContinuation<Bool, Never>) { lock.withLock { self.continuation = continuation } }
+
+    func resume(_ value: Bool) {
+        let taken: CheckedContinuation<Bool, Never>? = lock.withLock {
+            defer { continuation = nil }
+            return continuation
+        }
+        taken?.resume(returning: value)
     }
 }

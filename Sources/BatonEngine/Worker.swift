@@ -289,9 +289,15 @@ public final class Worker: Service, Sendable {
         if held.running > 0 {
             logger.warning("grace period over; handing back leases of unfinished steps", metadata: ["baton.running": "\(held.running)"])
             for id in held.runningIDs { held.cancel(id, reason: .shutdown) }
-            while held.running > 0 { try? await Task.sleep(for: .milliseconds(20)) }
+            let cancelDeadline = ContinuousClock.now + .seconds(5)
+            while held.running > 0 && ContinuousClock.now < cancelDeadline { try? await Task.sleep(for: .milliseconds(20)) }
+            if held.running > 0 {
+                logger.error("steps ignored cancellation; leaving them to lease expiry and the rescuer", metadata: ["baton.running": "\(held.running)"])
+            }
         }
-        await completer.drain()
+        if !(await completer.drain(timeout: .seconds(10))) {
+            logger.error("could not commit every outcome before stopping (database unreachable?); those leases will expire and be rescued")
+        }
     }
 }
 
