@@ -21,13 +21,13 @@ struct CrashTests {
         return ".build/debug/baton"
     }
 
-    static func spawnWorker(queue: String, id: String) throws -> Process {
+    static func spawnWorker(queue: String, id: String, extra: [String] = []) throws -> Process {
         let workflows = FileManager.default.temporaryDirectory.appendingPathComponent("baton-empty-workflows")
         try FileManager.default.createDirectory(at: workflows, withIntermediateDirectories: true)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: batonExecutable)
         process.arguments = ["worker", "--queue", queue, "--id", id, "--concurrency", "1", "--lease", "0.6", "--heartbeat", "0.2",
-                             "--poll", "0.05", "--rescue", "60", "--workflows", workflows.path, "--log-level", "error"]
+                             "--poll", "0.05", "--rescue", "60", "--workflows", workflows.path, "--log-level", "error"] + extra
         var environment = ProcessInfo.processInfo.environment
         environment["DATABASE_URL"] = TestDatabase.url
         process.environment = environment
@@ -64,6 +64,29 @@ struct CrashTests {
         let starts = events.filter { $0.kind == "step_started" }.map { "\($0.step ?? "")#\($0.attempt ?? 0)" }
         #expect(starts == ["a#1", "b#1", "b#2", "c#1"])
         #expect(events.filter { $0.kind == "run_succeeded" }.count == 1)
+        await engine.stop()
+    }
+
+    @Test func sigtermHandsBackARunningStepWithoutCountingAnAttempt() async throws {
+        let engine = try await EngineHarness()
+        let workflow = engine.workflow([StepDefinition(name: "long", handler: "sleep", timeout: .seconds(60))])
+        let id = try await engine.enqueue(workflow, input: #"{"sleepMs": 20000}"#)
+        let workerID = "terminated-\(UUID().uuidString.prefix(6))"
+        let worker = try Self.spawnWorker(queue: engine.queueName, id: workerID, extra: ["--grace", "0.3"])
+        #expect(try await eventually { try await engine.runs.attempts(runID: id).first?.status == .running })
+        let signalled = ContinuousClock.now
+        kill(worker.processIdentifier, SIGTERM)
+        worker.waitUntilExit()
+        #expect(ContinuousClock.now - signalled < .seconds(10))
+        #expect(worker.terminationReason == .exit && worker.terminationStatus == 0)
+        let attempts = try await engine.runs.attempts(runID: id)
+        #expect(attempts.count == 1 && attempts[0].status == .queued && attempts[0].attempt == 1)
+        #expect(try await engine.runs.queueDepth(queue: engine.queueName) == (1, 0))
+        #expect(try await engine.runs.events(runID: id).contains { $0.kind == "step_released" })
+        let status = try await engine.pool.withConnection { connection in
+            try connection.query("SELECT status FROM baton.workers WHERE id = \(workerID)").first?.decode("status", as: String.self)
+        }
+        #expect(status == "stopped")
         await engine.stop()
     }
 
