@@ -41,9 +41,15 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
+        // The spec workflow: Spec Kit discovery, the Codex runner, branch and pull-request publishing.
+        .target(name: "SpecWorkflow", dependencies: [
+            "BatonCore",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         // Composition root: configuration, embedded PostgreSQL, benchmark, CLI commands.
         .target(name: "BatonApp", dependencies: [
-            "BatonCore", "BatonStore", "BatonEngine", "PQ",
+            "BatonCore", "BatonStore", "BatonEngine", "PQ", "SpecWorkflow",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -54,6 +60,7 @@ let package = Package(
         .testTarget(name: "PQTests", dependencies: ["PQ", "BatonTestSupport"]),
         .testTarget(name: "BatonStoreTests", dependencies: ["BatonStore", "BatonCore", "PQ", "BatonTestSupport"]),
         .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"]),
+        .testTarget(name: "SpecWorkflowTests", dependencies: ["SpecWorkflow", "BatonCore"]),
         .testTarget(name: "BatonEngineTests", dependencies: ["BatonEngine", "BatonStore", "BatonCore", "BatonApp", "PQ", "BatonTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

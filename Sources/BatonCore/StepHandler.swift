@@ -1,4 +1,3 @@
-import BatonCore
 import Foundation
 import Logging
 
@@ -13,6 +12,15 @@ public struct StepContext: Sendable {
     /// Stable across retries of this step in this run: use it for external calls that must not repeat.
     public var idempotencyKey: String { "\(runID.uuidString.lowercased()):\(step)" }
     public var logger: Logger
+
+    public init(runID: UUID, step: String, attempt: Int, input: String, inputSHA256: String, logger: Logger) {
+        self.runID = runID
+        self.step = step
+        self.attempt = attempt
+        self.input = input
+        self.inputSHA256 = inputSHA256
+        self.logger = logger
+    }
 
     /// The input parsed as a JSON object.
     public func inputObject() -> [String: Any] {
