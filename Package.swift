@@ -25,6 +25,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        .target(name: "HTTPClient", dependencies: ["CLibCurl"]),
+
         // Pure model: workflows, statuses, retry policies. No I/O.
         .target(name: "BatonCore", dependencies: [
             .product(name: "Logging", package: "swift-log"),
@@ -60,6 +62,7 @@ let package = Package(
         .testTarget(name: "PQTests", dependencies: ["PQ", "BatonTestSupport"]),
         .testTarget(name: "BatonStoreTests", dependencies: ["BatonStore", "BatonCore", "PQ", "BatonTestSupport"]),
         .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"]),
+        .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient"]),
         .testTarget(name: "SpecWorkflowTests", dependencies: ["SpecWorkflow", "BatonCore"]),
         .testTarget(name: "BatonEngineTests", dependencies: ["BatonEngine", "BatonStore", "BatonCore", "BatonApp", "PQ", "BatonTestSupport"]),
     ],

@@ -11,4 +11,5 @@ if [ -z "${DATABASE_URL:-}" ]; then
   export DATABASE_URL=$(scripts/pg.sh start "$cluster")
 fi
 swift build --build-tests "$@"
-swift test --skip-build "$@"
+# A hung test must not eat CI's whole budget.
+timeout --kill-after=30 1800 swift test --skip-build "$@"
