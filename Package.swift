@@ -26,6 +26,7 @@ let package = Package(
         ]),
 
         .target(name: "HTTPClient", dependencies: ["CLibCurl"]),
+        .target(name: "Git", dependencies: ["CLibGit2"]),
 
         // Pure model: workflows, statuses, retry policies. No I/O.
         .target(name: "BatonCore", dependencies: [
@@ -63,6 +64,7 @@ let package = Package(
         .testTarget(name: "BatonStoreTests", dependencies: ["BatonStore", "BatonCore", "PQ", "BatonTestSupport"]),
         .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"]),
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient"]),
+        .testTarget(name: "GitTests", dependencies: ["Git"]),
         .testTarget(name: "SpecWorkflowTests", dependencies: ["SpecWorkflow", "BatonCore"]),
         .testTarget(name: "BatonEngineTests", dependencies: ["BatonEngine", "BatonStore", "BatonCore", "BatonApp", "PQ", "BatonTestSupport"]),
     ],

@@ -1,0 +1,52 @@
+import CLibGit2
+import Foundation
+
+/// State shared with libgit2's remote callbacks for one fetch, clone or push: the credentials to offer
+/// (once — a second request means they were refused, and asking again would loop) and the references the
+/// remote rejected.
+final class RemoteSession {
+    let credentials: Credentials?
+    var credentialRequests = 0
+    var rejections: [(reference: String, status: String)] = []
+
+    init(credentials: Credentials?) { self.credentials = credentials }
+
+    /// Calls `body` with callbacks bound to this session, which stays alive until `body` returns.
+    func withCallbacks<R>(_ body: (git_remote_callbacks) throws -> R) throws -> R {
+        var callbacks = git_remote_callbacks()
+        try check(git_remote_init_callbacks(&callbacks, UInt32(GIT_REMOTE_CALLBACKS_VERSION)), "git_remote_init_callbacks")
+        callbacks.payload = Unmanaged.passUnretained(self).toOpaque()
+        callbacks.credentials = { out, _, _, allowed, payload in
+            let session = Unmanaged<RemoteSession>.fromOpaque(payload!).takeUnretainedValue()
+            session.credentialRequests += 1
+            guard let credentials = session.credentials, session.credentialRequests == 1,
+                  allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT.rawValue != 0 else {
+                return GIT_EAUTH.rawValue
+            }
+            return git_credential_userpass_plaintext_new(out, credentials.username, credentials.token)
+        }
+        callbacks.push_update_reference = { reference, status, payload in
+            if let status, let reference {
+                let session = Unmanaged<RemoteSession>.fromOpaque(payload!).takeUnretainedValue()
+                session.rejections.append((String(cString: reference), String(cString: status)))
+            }
+            return 0
+        }
+        return try withExtendedLifetime(self) { try body(callbacks) }
+    }
+
+    /// Like `check`, but explains an authentication failure without ever echoing the token.
+    func check(_ result: Int32, _ function: String) throws {
+        do {
+            try checkResult(result, function)
+        } catch var error as GitError {
+            if credentialRequests > 1 || result == GIT_EAUTH.rawValue {
+                error.message = credentials == nil
+                    ? "the remote asked for credentials and none are configured"
+                    : "the remote refused the credentials for user \(credentials!.username) (check the token and its access to this repository)"
+            }
+            if let token = credentials?.token, !token.isEmpty { error.message = error.message.replacingOccurrences(of: token, with: "***") }
+            throw error
+        }
+    }
+}
