@@ -136,3 +136,71 @@ struct GitTests {
         }
     }
 }
+
+/// A smart-HTTP remote (git http-backend behind Basic auth) serving `fixture.root`.
+final class GitHTTPServer {
+    let process = Process()
+    let port: Int
+
+    init(root: String, token: String) throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Fixtures/git_http_server.py").standardizedFileURL
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [script.path, root, token]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        var line = Data()
+        while let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
+        guard let port = Int(String(decoding: line, as: UTF8.self)) else { throw CocoaError(.fileReadCorruptFile) }
+        self.port = port
+    }
+
+    deinit {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
+
+@Suite("git over smart HTTP with token credentials")
+struct GitCredentialTests {
+    static let token = "fake-token-for-tests-0123456789"
+
+    @Test func theRightTokenClonesAndPushes() async throws {
+        let fixture = try Fixture()
+        try sh(["config", "http.receivepack", "true"], in: fixture.remote)
+        let server = try GitHTTPServer(root: fixture.root, token: Self.token)
+        let url = "http://127.0.0.1:\(server.port)/remote.git"
+        let checkout = fixture.root + "/checkout"
+        let sha = try await Git.run { () -> String in
+            let repository = try Repository.clone(from: url, to: checkout, credentials: Credentials(token: Self.token))
+            try "via http\n".write(toFile: checkout + "/http.md", atomically: true, encoding: .utf8)
+            try repository.stageAll()
+            let sha = try repository.commit(message: "over http", author: GitTests.author)
+            try repository.setBranch("baton/http", to: sha)
+            try repository.push(refspecs: ["+refs/heads/baton/http:refs/heads/baton/http"], credentials: Credentials(token: Self.token))
+            return sha
+        }
+        #expect(try sh(["rev-parse", "baton/http"], in: fixture.remote) == sha)
+    }
+
+    @Test func aWrongTokenFailsOnceWithoutLoopingOrLeaking() async throws {
+        let fixture = try Fixture()
+        let server = try GitHTTPServer(root: fixture.root, token: Self.token)
+        let url = "http://127.0.0.1:\(server.port)/remote.git"
+        let wrong = "wrong-token-abcdefghijklmnop"
+        let started = ContinuousClock.now
+        await #expect {
+            try await Git.run { _ = try Repository.clone(from: url, to: fixture.root + "/checkout", credentials: Credentials(token: wrong)) }
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("refused the credentials for user x-access-token") && !text.contains(wrong)
+        }
+        #expect(ContinuousClock.now - started < .seconds(10))
+        // One unauthenticated probe plus one refused attempt: the callback did not ask again.
+        let refusals = (try? String(contentsOfFile: fixture.root + "/401.count", encoding: .utf8))?.count ?? 0
+        #expect(refusals >= 1 && refusals <= 3)
+        await #expect {
+            try await Git.run { _ = try Repository.clone(from: url, to: fixture.root + "/checkout2") }
+        } throws: { "\($0)".contains("none are configured") }
+    }
+}
