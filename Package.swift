@@ -46,7 +46,7 @@ let package = Package(
 
         // The spec workflow: Spec Kit discovery, the Codex runner, branch and pull-request publishing.
         .target(name: "SpecWorkflow", dependencies: [
-            "BatonCore",
+            "BatonCore", "Git", "HTTPClient",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"]),
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient"]),
         .testTarget(name: "GitTests", dependencies: ["Git"]),
-        .testTarget(name: "SpecWorkflowTests", dependencies: ["SpecWorkflow", "BatonCore"]),
+        .testTarget(name: "SpecWorkflowTests", dependencies: ["SpecWorkflow", "BatonCore", "HTTPClient"]),
         .testTarget(name: "BatonEngineTests", dependencies: ["BatonEngine", "BatonStore", "BatonCore", "BatonApp", "PQ", "BatonTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
