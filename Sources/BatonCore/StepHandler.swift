@@ -12,14 +12,18 @@ public struct StepContext: Sendable {
     /// Stable across retries of this step in this run: use it for external calls that must not repeat.
     public var idempotencyKey: String { "\(runID.uuidString.lowercased()):\(step)" }
     public var logger: Logger
+    /// Appends progress to the run's events while the step runs (followers see it live).
+    public var events: any StepEventSink
 
-    public init(runID: UUID, step: String, attempt: Int, input: String, inputSHA256: String, logger: Logger) {
+    public init(runID: UUID, step: String, attempt: Int, input: String, inputSHA256: String, logger: Logger,
+                events: any StepEventSink = DiscardingEventSink()) {
         self.runID = runID
         self.step = step
         self.attempt = attempt
         self.input = input
         self.inputSHA256 = inputSHA256
         self.logger = logger
+        self.events = events
     }
 
     /// The input parsed as a JSON object.
@@ -67,4 +71,23 @@ public struct HandlerRegistry: Sendable {
 
     public subscript(name: String) -> (any StepHandler)? { handlers[name] }
     public var names: Set<String> { Set(handlers.keys) }
+}
+
+/// Where a running step's progress events go. The engine's sink writes them to `run_events` under the step's
+/// lease: a worker that lost its lease can no longer add events.
+public protocol StepEventSink: Sendable {
+    /// `payload` is a JSON object as text. Failures are logged, never thrown: progress must not fail a step.
+    func emit(level: String, kind: String, message: String, payload: String) async
+}
+
+extension StepEventSink {
+    public func emit(_ kind: String, _ message: String, level: String = "info", payload: String = "{}") async {
+        await emit(level: level, kind: kind, message: message, payload: payload)
+    }
+}
+
+/// A sink that drops events (handlers run outside the engine, e.g. in unit tests).
+public struct DiscardingEventSink: StepEventSink {
+    public init() {}
+    public func emit(level: String, kind: String, message: String, payload: String) async {}
 }

@@ -134,7 +134,8 @@ public final class Worker: Service, Sendable {
         logger[metadataKey: "baton.step"] = "\(job.step)"
         logger[metadataKey: "baton.attempt"] = "\(job.attempt)"
         let context = StepContext(runID: job.runID, step: job.step, attempt: job.attempt, input: job.input,
-                                  inputSHA256: job.inputSHA256, logger: logger)
+                                  inputSHA256: job.inputSHA256, logger: logger,
+                                  events: LeasedEventSink(queue: queue, job: job, logger: logger))
         let timeout = Duration.milliseconds(job.timeoutMilliseconds)
         let result: Result<StepOutput, Error>
         if let handler = handlers[job.handler] {
@@ -307,4 +308,21 @@ final class StopFlag: @unchecked Sendable {
     private var value = false
     var isSet: Bool { lock.withLock { value } }
     func set(_ newValue: Bool = true) { lock.withLock { value = newValue } }
+}
+
+/// Writes a running step's events under its lease (see `QueueStore.appendEvent`).
+struct LeasedEventSink: StepEventSink {
+    let queue: QueueStore
+    let job: ClaimedJob
+    let logger: Logger
+
+    func emit(level: String, kind: String, message: String, payload: String) async {
+        do {
+            if try await !queue.appendEvent(job: job, level: level, kind: kind, message: message, payload: payload) {
+                logger.warning("event dropped: this worker no longer holds the step's lease", metadata: ["baton.event.kind": "\(kind)"])
+            }
+        } catch {
+            logger.error("could not record a step event", metadata: ["baton.event.kind": "\(kind)", "error": "\(error)"])
+        }
+    }
 }

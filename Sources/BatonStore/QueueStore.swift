@@ -198,6 +198,21 @@ public final class QueueStore: Sendable {
         }
     }
 
+    // MARK: Step events
+
+    /// Appends a handler's progress event, only while `job` is still leased to its owner under the same epoch.
+    /// Returns false when the lease is gone (nothing was written).
+    @discardableResult
+    public func appendEvent(job: ClaimedJob, level: String, kind: String, message: String, payload: String) async throws -> Bool {
+        try await pool.withConnection { connection in
+            try connection.query("""
+                INSERT INTO baton.run_events (run_id, step, attempt, level, kind, message, payload)
+                SELECT j.run_id, j.step, j.attempt, \(level), \(kind), \(message), \(payload)::jsonb
+                FROM baton.jobs j WHERE j.id = \(job.id) AND j.lease_epoch = \(job.leaseEpoch) AND j.lease_owner = \(job.leaseOwner)
+                """).affected == 1
+        }
+    }
+
     // MARK: Cancel
 
     public enum CancelResult: Sendable, Equatable {

@@ -240,6 +240,36 @@ struct ChainTests {
         await engine.stop()
     }
 
+    @Test func handlersEmitProgressEventsUnderTheirLease() async throws {
+        struct Chatty: StepHandler {
+            func run(_ context: StepContext) async throws -> StepOutput {
+                await context.events.emit("agent_message", "working on T004", payload: #"{"item": 1}"#)
+                await context.events.emit("file_change", "update src/a.ts", level: "debug")
+                return StepOutput()
+            }
+        }
+        var handlers = HandlerRegistry()
+        handlers.register("chatty", Chatty())
+        let engine = try await EngineHarness(handlers: handlers)
+        engine.startWorker()
+        let id = try await engine.enqueue(engine.workflow([StepDefinition(name: "talk", handler: "chatty")]))
+        #expect(try await engine.waitForRun(id).status == .succeeded)
+        let events = try await engine.runs.events(runID: id)
+        #expect(events.map(\.kind) == ["run_queued", "step_started", "agent_message", "file_change", "step_succeeded", "run_succeeded"])
+        #expect(events[2].step == "talk" && events[2].attempt == 1 && events[2].payload == #"{"item": 1}"#)
+        #expect(events[3].level == "debug")
+
+        // A claim that lost its lease writes nothing.
+        let quiet = WorkflowDefinition(name: "quiet", queue: TestDatabase.uniqueQueue("quiet"), steps: [StepDefinition(name: "talk", handler: "chatty")])
+        let other = try await engine.queue.enqueue(EnqueueRequest(workflow: quiet)).runID
+        let stale = try await engine.queue.claim(queue: quiet.queue, workerID: "ghost", capabilities: [], limit: 1, lease: .seconds(30))[0]
+        #expect(try await engine.queue.appendEvent(job: stale, level: "info", kind: "while_leased", message: "fine", payload: "{}"))
+        _ = try await engine.queue.complete([JobOutcome(job: stale, kind: .cancelled)])
+        #expect(try await engine.queue.appendEvent(job: stale, level: "info", kind: "late", message: "too late", payload: "{}") == false)
+        #expect(try await engine.runs.events(runID: other).map(\.kind).filter { $0 == "while_leased" || $0 == "late" } == ["while_leased"])
+        await engine.stop()
+    }
+
     @Test func workersClaimOnlyStepsWhoseCapabilitiesTheyHave() async throws {
         let engine = try await EngineHarness()
         let plain = engine.configuration(id: "plain-\(UUID().uuidString.prefix(4))")
