@@ -63,9 +63,9 @@ let package = Package(
         .testTarget(name: "PQTests", dependencies: ["PQ", "BatonTestSupport"]),
         .testTarget(name: "BatonStoreTests", dependencies: ["BatonStore", "BatonCore", "PQ", "BatonTestSupport"]),
         .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"]),
-        .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient"]),
-        .testTarget(name: "GitTests", dependencies: ["Git"]),
-        .testTarget(name: "SpecWorkflowTests", dependencies: ["SpecWorkflow", "BatonCore", "HTTPClient"]),
+        .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient", "BatonTestSupport"]),
+        .testTarget(name: "GitTests", dependencies: ["Git", "BatonTestSupport"]),
+        .testTarget(name: "SpecWorkflowTests", dependencies: ["SpecWorkflow", "BatonCore", "HTTPClient", "BatonTestSupport"]),
         .testTarget(name: "BatonEngineTests", dependencies: ["BatonEngine", "BatonStore", "BatonCore", "BatonApp", "PQ", "BatonTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

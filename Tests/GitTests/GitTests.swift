@@ -1,5 +1,6 @@
 import Foundation
 import Git
+import BatonTestSupport
 import Testing
 
 /// Runs the `git` CLI to build fixtures and to check what libgit2 did.
@@ -137,30 +138,6 @@ struct GitTests {
     }
 }
 
-/// A smart-HTTP remote (git http-backend behind Basic auth) serving `fixture.root`.
-final class GitHTTPServer {
-    let process = Process()
-    let port: Int
-
-    init(root: String, token: String) throws {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Fixtures/git_http_server.py").standardizedFileURL
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [script.path, root, token]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        var line = Data()
-        while let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
-        guard let port = Int(String(decoding: line, as: UTF8.self)) else { throw CocoaError(.fileReadCorruptFile) }
-        self.port = port
-    }
-
-    deinit {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-}
-
 @Suite("git over smart HTTP with token credentials")
 struct GitCredentialTests {
     static let token = "fake-token-for-tests-0123456789"
@@ -168,7 +145,7 @@ struct GitCredentialTests {
     @Test func theRightTokenClonesAndPushes() async throws {
         let fixture = try Fixture()
         try sh(["config", "http.receivepack", "true"], in: fixture.remote)
-        let server = try GitHTTPServer(root: fixture.root, token: Self.token)
+        let server = try LoopbackServer(script: "git_http_server.py", arguments: [fixture.root, Self.token])
         let url = "http://127.0.0.1:\(server.port)/remote.git"
         let checkout = fixture.root + "/checkout"
         let sha = try await Git.run { () -> String in
@@ -185,7 +162,7 @@ struct GitCredentialTests {
 
     @Test func aWrongTokenFailsOnceWithoutLoopingOrLeaking() async throws {
         let fixture = try Fixture()
-        let server = try GitHTTPServer(root: fixture.root, token: Self.token)
+        let server = try LoopbackServer(script: "git_http_server.py", arguments: [fixture.root, Self.token])
         let url = "http://127.0.0.1:\(server.port)/remote.git"
         let wrong = "wrong-token-abcdefghijklmnop"
         let started = ContinuousClock.now

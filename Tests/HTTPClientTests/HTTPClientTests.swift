@@ -1,37 +1,12 @@
 import Foundation
 import HTTPClient
+import BatonTestSupport
 import Testing
-
-/// Runs Tests/Fixtures/echo_server.py on a free loopback port.
-final class EchoServer {
-    let process = Process()
-    let port: Int
-
-    init() throws {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Fixtures/echo_server.py").standardizedFileURL
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [script.path]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        var line = Data()
-        while let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
-        guard let port = Int(String(decoding: line, as: UTF8.self)) else { throw CocoaError(.fileReadCorruptFile) }
-        self.port = port
-    }
-
-    var base: String { "http://127.0.0.1:\(port)" }
-
-    deinit {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-}
 
 @Suite("HTTP client over libcurl")
 struct HTTPClientTests {
     @Test func sendsMethodHeadersAndBodyAndReadsTheResponse() async throws {
-        let server = try EchoServer()
+        let server = try LoopbackServer(script: "echo_server.py")
         let body = Data(#"{"title": "héllo"}"#.utf8)
         let response = try await HTTPClient().send(HTTPRequest(
             method: "PATCH", url: server.base + "/repos/o/r/pulls/7",
@@ -51,7 +26,7 @@ struct HTTPClientTests {
     }
 
     @Test func errorStatusesAreResponsesNotErrors() async throws {
-        let server = try EchoServer()
+        let server = try LoopbackServer(script: "echo_server.py")
         for status in [401, 403, 422, 429, 500] {
             let response = try await HTTPClient().send(HTTPRequest(url: server.base + "/status/\(status)"))
             #expect(response.status == status)
@@ -60,7 +35,7 @@ struct HTTPClientTests {
     }
 
     @Test func aTimeoutIsATypedError() async throws {
-        let server = try EchoServer()
+        let server = try LoopbackServer(script: "echo_server.py")
         let started = ContinuousClock.now
         await #expect {
             try await HTTPClient().send(HTTPRequest(url: server.base + "/slow", timeout: .milliseconds(300)))
@@ -80,7 +55,7 @@ struct HTTPClientTests {
     }
 
     @Test func manyConcurrentRequests() async throws {
-        let server = try EchoServer()
+        let server = try LoopbackServer(script: "echo_server.py")
         let base = server.base
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
             for n in 0..<40 { group.addTask { try await HTTPClient().send(HTTPRequest(url: base + "/n/\(n)")).status } }

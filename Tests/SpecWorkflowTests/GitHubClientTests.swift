@@ -2,33 +2,17 @@ import BatonCore
 import Foundation
 import HTTPClient
 import SpecWorkflow
+import BatonTestSupport
 import Testing
 
-/// Tests/Fixtures/github_standin.py on a free loopback port.
+/// Tests/Fixtures/github_standin.py with its test controls.
 final class GitHubStandIn {
-    let process = Process()
-    let port: Int
     static let token = "ghs_fakeStandInToken0123456789"
+    let server: LoopbackServer
 
-    init() throws {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Fixtures/github_standin.py").standardizedFileURL
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [script.path, Self.token]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        var line = Data()
-        while let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
-        guard let port = Int(String(decoding: line, as: UTF8.self)) else { throw CocoaError(.fileReadCorruptFile) }
-        self.port = port
-    }
+    init() throws { server = try LoopbackServer(script: "github_standin.py", arguments: [Self.token]) }
 
-    deinit {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-
-    var base: String { "http://127.0.0.1:\(port)" }
+    var base: String { server.base }
 
     func configure(_ json: String) async throws {
         _ = try await HTTPClient().send(HTTPRequest(method: "POST", url: base + "/_standin/config", body: Data(json.utf8)))
