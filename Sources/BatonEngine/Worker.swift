@@ -17,9 +17,9 @@ public final class Worker: Service, Sendable {
     private let logger: Logger
     private let held: HeldJobs
     private let wake = WakeSignal()
-    private let stopping = StopFlag()
+    private let stopping = Flag()
     /// Set while the last claim found fewer ready jobs than free slots (the queue is drained).
-    private let queueDrained = StopFlag()
+    private let queueDrained = Flag()
     private let completer: Completer
     private let rescuer: Rescuer
 
@@ -303,7 +303,7 @@ public final class Worker: Service, Sendable {
 }
 
 /// A flag readable and settable from any thread.
-final class StopFlag: @unchecked Sendable {
+final class Flag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
     var isSet: Bool { lock.withLock { value } }
