@@ -20,7 +20,7 @@ struct BenchCommand: AsyncParsableCommand {
         guard chains > 0, (steps ?? 1) > 0, workers > 0, concurrency > 0, idleSamples > 0, enqueueBatch > 0 else {
             throw ValidationError("--chains, --steps, --workers, --concurrency, --idle-samples and --enqueue-batch must be positive")
         }
-        let context = try await global.context(poolSize: 8)
+        let context = try await global.context(poolSize: 4 * workers + 2)
         let benchSteps = try steps ?? context.workflow(named: "bench").steps.count
         let settings = Benchmark.Settings(chains: chains, steps: benchSteps, workers: workers, concurrency: concurrency, processes: processes,
                                           idleSamples: idleSamples, enqueueBatch: enqueueBatch, eagerHandoff: eagerHandoff)
