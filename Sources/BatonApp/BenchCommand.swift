@@ -10,7 +10,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Steps per chain (default: those of workflows/bench.yaml).") var steps: Int?
     @Option(help: "Workers.") var workers: Int = 2
     @Option(help: "Concurrency of each worker.") var concurrency: Int = 64
-    @Flag(help: "Run the workers as separate `baton worker` processes.") var processes = false
+    @Flag(help: "Run the workers inside the bench process instead of as separate `baton worker` processes (the default, as deployed).") var inProcess = false
     @Option(help: "Chains run one at a time to measure handoff on an idle queue.") var idleSamples: Int = 200
     @Option(help: "Runs per enqueue transaction.") var enqueueBatch: Int = 500
     @Flag(inversion: .prefixedNo, help: "Let a worker run step N+1 of a chain itself, leased in step N's commit.") var eagerHandoff = true
@@ -22,7 +22,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
         let context = try await global.context(poolSize: 4 * workers + 2)
         let benchSteps = try steps ?? context.workflow(named: "bench").steps.count
-        let settings = Benchmark.Settings(chains: chains, steps: benchSteps, workers: workers, concurrency: concurrency, processes: processes,
+        let settings = Benchmark.Settings(chains: chains, steps: benchSteps, workers: workers, concurrency: concurrency, processes: !inProcess,
                                           idleSamples: idleSamples, enqueueBatch: enqueueBatch, eagerHandoff: eagerHandoff)
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let report = try await Benchmark(context: context, settings: settings, executable: executable).run { message in
