@@ -72,7 +72,7 @@ struct GitHubClientTests {
 
     @Test func aBadTokenIsNonRetryableAndNeverEchoed() async throws {
         let server = try GitHubStandIn()
-        let wrong = "ghp_definitelyWrongToken000000000000"
+        let wrong = "wrong-token-for-tests-0000000000"
         let transcript = Transcript()
         await #expect {
             _ = try await client(server, token: wrong, transcript: transcript).findOpenPullRequest(owner: "acme", repo: "app", branch: "b")
