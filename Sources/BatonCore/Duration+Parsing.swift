@@ -1,3 +1,5 @@
+import Foundation
+
 /// Parses durations written as `250ms`, `30s`, `5m`, `2h`, or a bare number of seconds.
 public enum DurationText {
     public static func parse(_ text: String) -> Duration? {
@@ -32,5 +34,3 @@ extension Duration {
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }
-
-import Foundation

@@ -1,5 +1,7 @@
+import Foundation
+
 /// How a step is retried after an error: the delay before each retry and how many attempts in all.
-public struct RetryPolicy: Codable, Sendable, Equatable {
+public struct RetryPolicy: Codable, Sendable, Hashable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
         case none, fixed, linear, exponential
     }
@@ -43,5 +45,3 @@ public struct RetryPolicy: Codable, Sendable, Equatable {
         return .milliseconds(Int64(max(0, min(ms, Double(capMilliseconds))).rounded()))
     }
 }
-
-import Foundation

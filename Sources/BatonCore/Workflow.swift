@@ -1,6 +1,6 @@
 /// One step of a workflow: which handler runs it, for how long, how it is retried and what a worker must
 /// be able to do to take it.
-public struct StepDefinition: Codable, Sendable, Equatable {
+public struct StepDefinition: Codable, Sendable, Hashable {
     public var name: String
     public var handler: String
     public var timeoutMilliseconds: Int64
@@ -24,7 +24,7 @@ public struct StepDefinition: Codable, Sendable, Equatable {
 }
 
 /// An ordered chain of steps, plus a `linkError` step that runs once when a run fails terminally.
-public struct WorkflowDefinition: Codable, Sendable, Equatable {
+public struct WorkflowDefinition: Codable, Sendable, Hashable {
     public var name: String
     public var version: Int
     public var queue: String
@@ -43,12 +43,6 @@ public struct WorkflowDefinition: Codable, Sendable, Equatable {
     public func step(at index: Int) -> StepDefinition? {
         if index == Self.linkErrorIndex { return linkError }
         return steps.indices.contains(index) ? steps[index] : nil
-    }
-
-    /// The step that follows `index` in the chain, if any (the link_error step has none).
-    public func step(after index: Int) -> (index: Int, step: StepDefinition)? {
-        guard index >= 0, index + 1 < steps.count else { return nil }
-        return (index + 1, steps[index + 1])
     }
 
     /// The step index stored for the link_error step.

@@ -198,16 +198,7 @@ public final class Worker: Service, Sendable {
     private func failure(_ job: ClaimedJob, _ error: StepError, outcome: JobOutcome, logger: Logger) async -> JobOutcome {
         var outcome = outcome
         outcome.error = error
-        var step: StepDefinition?
-        while step == nil {
-            do {
-                step = try await queue.workflow(id: job.workflowID).step(at: job.stepIndex)
-                if step == nil { break }
-            } catch {
-                logger.error("loading the workflow definition failed; retrying", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(200))
-            }
-        }
+        let step = await definition(of: job, logger: logger)
         let decision = step.map {
             FailureDecision.after(error: error, step: $0, errorCount: job.errors + 1, priority: job.priority, random: Double.random(in: 0..<1))
         } ?? .fail
@@ -224,6 +215,19 @@ public final class Worker: Service, Sendable {
         }
         logger.info("step failed", metadata: ["baton.error.code": "\(error.code)", "baton.decision": "\(outcome.kind.rawValue)"])
         return outcome
+    }
+
+    /// The failed job's step definition (from the run's frozen workflow; cached after the first load).
+    /// Retried until the database answers: the lease is heartbeated meanwhile, so nothing is lost by waiting.
+    private func definition(of job: ClaimedJob, logger: Logger) async -> StepDefinition? {
+        while true {
+            do {
+                return try await queue.workflow(id: job.workflowID).step(at: job.stepIndex)
+            } catch {
+                logger.error("loading the workflow definition failed; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
     }
 
     // MARK: Heartbeat

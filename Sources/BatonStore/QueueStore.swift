@@ -53,14 +53,16 @@ public final class QueueStore: Sendable {
     public func enqueue(_ requests: [EnqueueRequest]) async throws -> [EnqueueResult] {
         guard !requests.isEmpty else { return [] }
         var items: [EnqueueItem] = []
+        var workflowIDs: [WorkflowDefinition: Int64] = [:]
         for request in requests {
             guard Priority.isValid(request.priority) else { throw StoreError.invalid("priority must be between \(Priority.highest) and \(Priority.lowest), got \(request.priority)") }
             guard let first = request.workflow.steps.first else { throw StoreError.invalid("workflow \(request.workflow.name) has no steps") }
             guard (try? JSONSerialization.jsonObject(with: Data(request.input.utf8))) is [String: Any] else {
                 throw StoreError.invalid("run input must be a JSON object")
             }
+            if workflowIDs[request.workflow] == nil { workflowIDs[request.workflow] = try await workflowID(for: request.workflow) }
             items.append(EnqueueItem(
-                id: UUID(), workflowID: try await workflowID(for: request.workflow), workflow: request.workflow.name,
+                id: UUID(), workflowID: workflowIDs[request.workflow]!, workflow: request.workflow.name,
                 workflowVersion: request.workflow.version, queue: request.workflow.queue, repository: request.repository,
                 featureKey: request.featureKey, initiator: request.initiator, idempotencyKey: request.idempotencyKey,
                 priority: request.priority, input: request.input, firstStep: first))

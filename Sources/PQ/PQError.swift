@@ -1,3 +1,4 @@
+import Foundation
 import CLibPQ
 
 /// An error from PostgreSQL or from libpq, with the server's SQLSTATE when there is one.
@@ -40,5 +41,3 @@ public struct PQError: Error, CustomStringConvertible, Sendable {
     /// True when the connection itself is gone and a retry on a new connection may succeed.
     public var isConnectionError: Bool { code == .connectionLost || code == .connectionFailed || (sqlState?.hasPrefix("08") ?? false) || sqlState == "57P01" }
 }
-
-import Foundation

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A Spec Kit `tasks.md`: phases (`## ` headings) holding checklist tasks.
 public struct TasksFile: Sendable, Equatable {
     /// One checklist line.
@@ -92,5 +94,3 @@ public struct TasksFile: Sendable, Equatable {
         return Entry(id: id, done: done, parallel: parallel, story: story, description: String(rest).trimmingCharacters(in: .whitespaces), line: number)
     }
 }
-
-import Foundation

@@ -35,8 +35,6 @@ struct WorkflowLoaderTests {
         #expect(workflow.steps[1].retry == .default)
         #expect(workflow.linkError?.name == "notify")
         #expect(workflow.step(at: WorkflowDefinition.linkErrorIndex)?.name == "notify")
-        #expect(workflow.step(after: 0)?.step.name == "publish")
-        #expect(workflow.step(after: 1) == nil)
     }
 
     @Test(arguments: [
