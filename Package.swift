@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // C libraries, through pkg-config, with the Debian package that provides each.
@@ -48,6 +49,7 @@ let package = Package(
         .target(name: "SpecWorkflow", dependencies: [
             "BatonCore", "Git", "HTTPClient",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
         // Composition root: configuration, embedded PostgreSQL, benchmark, CLI commands.
@@ -65,7 +67,7 @@ let package = Package(
         .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"]),
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient", "BatonTestSupport"]),
         .testTarget(name: "GitTests", dependencies: ["Git", "BatonTestSupport"]),
-        .testTarget(name: "SpecWorkflowTests", dependencies: ["SpecWorkflow", "BatonCore", "HTTPClient", "BatonTestSupport"]),
+        .testTarget(name: "SpecWorkflowTests", dependencies: ["SpecWorkflow", "BatonCore", "BatonStore", "BatonEngine", "Git", "HTTPClient", "BatonTestSupport"]),
         .testTarget(name: "BatonEngineTests", dependencies: ["BatonEngine", "BatonStore", "BatonCore", "BatonApp", "PQ", "BatonTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -4,6 +4,7 @@ import BatonStore
 import Foundation
 import Logging
 import PQ
+import SpecWorkflow
 
 /// The composition root: the one place that builds concrete drivers from configuration.
 public struct AppContext: Sendable {
@@ -13,6 +14,7 @@ public struct AppContext: Sendable {
     public let runs: RunStore
     public let workflows: [String: WorkflowDefinition]
     public let handlers: HandlerRegistry
+    public let spec: SpecConfiguration
     public let logger: Logger
 
     /// Connects (starting the embedded database when `databaseURL` is nil), loads workflows and applies
@@ -21,6 +23,8 @@ public struct AppContext: Sendable {
                             logger: Logger = Logger(label: "baton")) async throws -> AppContext {
         var handlers = HandlerRegistry()
         BuiltinHandlers.register(into: &handlers)
+        let spec = SpecSettings.fromEnvironment()
+        SpecHandlers.register(into: &handlers, configuration: spec)
         let workflows = try WorkflowLoader.loadDirectory(URL(fileURLWithPath: workflowsDirectory), knownHandlers: handlers.names)
         let url = try databaseURL ?? EmbeddedPostgres(directory: URL(fileURLWithPath: "var/postgres", isDirectory: true).standardizedFileURL).start()
         let pool = ConnectionPool(conninfo: url, size: poolSize, logger: logger)
@@ -31,7 +35,7 @@ public struct AppContext: Sendable {
             throw ValidationFailure("the database has pending migrations; run `baton migrate` first")
         }
         return AppContext(databaseURL: url, pool: pool, queue: QueueStore(pool: pool), runs: RunStore(pool: pool),
-                          workflows: workflows, handlers: handlers, logger: logger)
+                          workflows: workflows, handlers: handlers, spec: spec, logger: logger)
     }
 
     public func workflow(named name: String) throws -> WorkflowDefinition {

@@ -11,14 +11,20 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(help: "A second enqueue with the same key returns the first run.") var idempotencyKey: String?
     @Option(help: "0 (most urgent) ... 9 (least).") var priority: Int = Priority.default
     @Option(help: "owner/name of the repository the run is about.") var repository: String?
-    @Option(help: "Spec Kit feature key.") var featureKey: String?
+    @Option(help: "Spec Kit feature key (default: the active feature in .specify/feature.json).") var featureKey: String?
+    @Option(help: "Branch the run starts from and its pull request targets (default main).") var baseBranch: String?
     @Flag(help: "Wait until the run finishes and print its steps.") var wait = false
 
     func run() async throws {
         guard Priority.isValid(priority) else { throw ValidationError("--priority must be between 0 and 9") }
-        guard (try? JSONSerialization.jsonObject(with: Data(input.utf8))) is [String: Any] else {
+        guard var object = (try? JSONSerialization.jsonObject(with: Data(input.utf8))) as? [String: Any] else {
             throw ValidationError("--input must be a JSON object, e.g. '{\"sleepMs\": 10}'")
         }
+        // Handlers read these from the run input; the run row keeps repository and feature for queries.
+        if let repository { object["repository"] = repository }
+        if let featureKey { object["featureKey"] = featureKey }
+        if let baseBranch { object["baseBranch"] = baseBranch }
+        let input = String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
         let context = try await global.context(poolSize: 2)
         let result = try await context.queue.enqueue(EnqueueRequest(
             workflow: try context.workflow(named: workflow), input: input, repository: repository, featureKey: featureKey,
@@ -31,7 +37,9 @@ struct EnqueueCommand: AsyncParsableCommand {
                 for attempt in try await context.runs.attempts(runID: run.id) {
                     print("  \(attempt.step) #\(attempt.attempt): \(attempt.status.rawValue)\(attempt.errorCode.map { " (\($0))" } ?? "")")
                 }
-                print("run \(run.status.rawValue)\(run.errorMessage.map { ": \($0)" } ?? "")")
+                print("run \(run.status.rawValue)\(run.outcome.map { " (\($0))" } ?? "")\(run.errorMessage.map { ": \($0)" } ?? "")")
+                if let branch = run.branch { print("branch: \(branch)") }
+                if let url = run.pullRequestURL { print("pull request: #\(run.pullRequestNumber ?? 0) \(url)") }
                 if run.status != .succeeded { throw ExitCode(1) }
                 return
             }

@@ -12,7 +12,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Queue to work (env BATON_QUEUE).") var queue: String?
     @Option(help: "Handlers running at once (default: cores; env BATON_CONCURRENCY).") var concurrency: Int?
     @Option(help: "Jobs held per slot (default 1; env BATON_PREFETCH).") var prefetch: Int?
-    @Option(help: "Comma-separated capabilities this worker has, e.g. git,github (env BATON_CAPABILITIES).") var capabilities: String?
+    @Option(help: "Comma-separated capabilities this worker has (env BATON_CAPABILITIES; default codex,git,github).") var capabilities: String?
     @Option(help: "Lease length in seconds.") var lease: Double = 30
     @Option(help: "Heartbeat interval in seconds.") var heartbeat: Double = 5
     @Option(help: "Poll interval in seconds.") var poll: Double = 1
@@ -25,7 +25,7 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
         let context = try await global.context(poolSize: 4)
-        let caps = (capabilities ?? env["BATON_CAPABILITIES"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let caps = (capabilities ?? env["BATON_CAPABILITIES"] ?? "codex,git,github").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let configuration = WorkerConfiguration(
             id: id ?? WorkerConfiguration.defaultID(),
             queue: queue ?? env["BATON_QUEUE"] ?? "default",

@@ -14,9 +14,11 @@ public struct StepContext: Sendable {
     public var logger: Logger
     /// Appends progress to the run's events while the step runs (followers see it live).
     public var events: any StepEventSink
+    /// Records the files the step writes (kind, path, size, sha256) on the run.
+    public var artifacts: any StepArtifactSink
 
     public init(runID: UUID, step: String, attempt: Int, input: String, inputSHA256: String, logger: Logger,
-                events: any StepEventSink = DiscardingEventSink()) {
+                events: any StepEventSink = DiscardingEventSink(), artifacts: any StepArtifactSink = DiscardingArtifactSink()) {
         self.runID = runID
         self.step = step
         self.attempt = attempt
@@ -24,6 +26,7 @@ public struct StepContext: Sendable {
         self.inputSHA256 = inputSHA256
         self.logger = logger
         self.events = events
+        self.artifacts = artifacts
     }
 
     /// The input parsed as a JSON object.
@@ -34,6 +37,20 @@ public struct StepContext: Sendable {
     /// A value of the run's input, e.g. `runInput("sleepMs")`.
     public func runInput(_ key: String) -> Any? {
         (inputObject()["run"] as? [String: Any])?[key]
+    }
+
+    /// An earlier step's output (`input.steps.<step>`) decoded as `T`; a missing or malformed output is a
+    /// non-retryable `StepError` (the frozen input will not change on a retry).
+    public func output<T: Decodable>(of step: String, as type: T.Type = T.self) throws -> T {
+        guard let value = (inputObject()["steps"] as? [String: Any])?[step], JSONSerialization.isValidJSONObject(value),
+              let data = try? JSONSerialization.data(withJSONObject: value) else {
+            throw StepError(code: "missing_step_output", message: "step \(self.step) needs the output of step \(step), which its input lacks", retryable: false)
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch {
+            throw StepError(code: "missing_step_output", message: "step \(self.step) cannot read the output of step \(step): \(error)", retryable: false)
+        }
     }
 }
 
@@ -90,4 +107,36 @@ extension StepEventSink {
 public struct DiscardingEventSink: StepEventSink {
     public init() {}
     public func emit(level: String, kind: String, message: String, payload: String) async {}
+}
+
+/// A file a step wrote, as the run records it.
+public struct ArtifactRecord: Sendable, Equatable, Codable {
+    /// What the file is, e.g. `codex_events`, `codex_stderr`, `github_transcript`, `prompt`.
+    public var kind: String
+    /// Relative to the artifacts root (e.g. `spec_workflows/<run id>/submit/attempt-1/codex.jsonl`); always
+    /// inside the run's own folder.
+    public var relativePath: String
+    public var contentType: String
+    public var sizeBytes: Int64
+    public var sha256: String
+
+    public init(kind: String, relativePath: String, contentType: String, sizeBytes: Int64, sha256: String) {
+        self.kind = kind
+        self.relativePath = relativePath
+        self.contentType = contentType
+        self.sizeBytes = sizeBytes
+        self.sha256 = sha256
+    }
+}
+
+/// Where a running step records its artifacts. The engine's sink writes them under the step's lease.
+public protocol StepArtifactSink: Sendable {
+    /// Failures are logged, never thrown: bookkeeping must not fail a step.
+    func record(_ artifact: ArtifactRecord) async
+}
+
+/// A sink that drops artifact records (handlers run outside the engine, e.g. in unit tests).
+public struct DiscardingArtifactSink: StepArtifactSink {
+    public init() {}
+    public func record(_ artifact: ArtifactRecord) async {}
 }

@@ -135,7 +135,8 @@ public final class Worker: Service, Sendable {
         logger[metadataKey: "baton.attempt"] = "\(job.attempt)"
         let context = StepContext(runID: job.runID, step: job.step, attempt: job.attempt, input: job.input,
                                   inputSHA256: job.inputSHA256, logger: logger,
-                                  events: LeasedEventSink(queue: queue, job: job, logger: logger))
+                                  events: LeasedRecorder(queue: queue, job: job, logger: logger),
+                                  artifacts: LeasedRecorder(queue: queue, job: job, logger: logger))
         let timeout = Duration.milliseconds(job.timeoutMilliseconds)
         let result: Result<StepOutput, Error>
         if let handler = handlers[job.handler] {
@@ -314,8 +315,8 @@ final class Flag: @unchecked Sendable {
     func set(_ newValue: Bool = true) { lock.withLock { value = newValue } }
 }
 
-/// Writes a running step's events under its lease (see `QueueStore.appendEvent`).
-struct LeasedEventSink: StepEventSink {
+/// Writes a running step's events and artifact records under its lease (see `QueueStore.appendEvent`).
+struct LeasedRecorder: StepEventSink, StepArtifactSink {
     let queue: QueueStore
     let job: ClaimedJob
     let logger: Logger
@@ -327,6 +328,16 @@ struct LeasedEventSink: StepEventSink {
             }
         } catch {
             logger.error("could not record a step event", metadata: ["baton.event.kind": "\(kind)", "error": "\(error)"])
+        }
+    }
+
+    func record(_ artifact: ArtifactRecord) async {
+        do {
+            if try await !queue.recordArtifact(job: job, artifact) {
+                logger.warning("artifact not recorded: this worker no longer holds the step's lease", metadata: ["baton.artifact.path": "\(artifact.relativePath)"])
+            }
+        } catch {
+            logger.error("could not record an artifact", metadata: ["baton.artifact.path": "\(artifact.relativePath)", "error": "\(error)"])
         }
     }
 }

@@ -215,6 +215,20 @@ public final class QueueStore: Sendable {
         }
     }
 
+    /// Records (or re-records) a file the step wrote, under the same fence as events.
+    public func recordArtifact(job: ClaimedJob, _ artifact: ArtifactRecord) async throws -> Bool {
+        try await pool.withConnection { connection in
+            try connection.query("""
+                INSERT INTO baton.artifacts (run_id, step, kind, relative_path, content_type, size_bytes, sha256)
+                SELECT j.run_id, j.step, \(artifact.kind), \(artifact.relativePath), \(artifact.contentType), \(artifact.sizeBytes)::bigint, \(artifact.sha256)
+                FROM baton.jobs j WHERE j.id = \(job.id) AND j.lease_epoch = \(job.leaseEpoch) AND j.lease_owner = \(job.leaseOwner)
+                ON CONFLICT (run_id, relative_path) DO UPDATE
+                    SET step = excluded.step, kind = excluded.kind, content_type = excluded.content_type,
+                        size_bytes = excluded.size_bytes, sha256 = excluded.sha256, created_at = now()
+                """).affected == 1
+        }
+    }
+
     // MARK: Cancel
 
     public enum CancelResult: Sendable, Equatable {

@@ -17,6 +17,12 @@ public struct RunRecord: Sendable, Equatable {
     public var errorCode: String?
     public var errorMessage: String?
     public var cancelRequested: Bool
+    public var repository: String?
+    public var featureKey: String?
+    /// The branch and pull request the run published (set from a step output's `branch` / `pullRequest`).
+    public var branch: String?
+    public var pullRequestURL: String?
+    public var pullRequestNumber: Int?
 }
 
 public struct AttemptRecord: Sendable, Equatable {
@@ -47,6 +53,12 @@ public struct EventRecord: Sendable, Equatable {
     public var payload: String
 }
 
+public struct StoredArtifact: Sendable, Equatable {
+    public var id: Int64
+    public var step: String
+    public var record: ArtifactRecord
+}
+
 public struct DeadLetterRecord: Sendable, Equatable {
     public var id: Int64
     public var runID: UUID
@@ -69,7 +81,8 @@ public final class RunStore: Sendable {
         try await pool.withConnection { connection in
             guard let row = try connection.query("""
                 SELECT id, workflow, workflow_version, status, current_step, outcome, initiator, idempotency_key, priority,
-                       input::text AS input, output::text AS output, error_code, error_message, cancel_requested_at IS NOT NULL AS cancel
+                       input::text AS input, output::text AS output, error_code, error_message, cancel_requested_at IS NOT NULL AS cancel,
+                       repository, feature_key, branch, pr_url, pr_number
                 FROM baton.runs WHERE id = \(id)
                 """).first else { return nil }
             return RunRecord(
@@ -79,7 +92,9 @@ public final class RunStore: Sendable {
                 idempotencyKey: try row.decode("idempotency_key", as: String?.self), priority: try row.decode("priority"),
                 input: try row.decode("input"), output: try row.decode("output", as: String?.self),
                 errorCode: try row.decode("error_code", as: String?.self), errorMessage: try row.decode("error_message", as: String?.self),
-                cancelRequested: try row.decode("cancel"))
+                cancelRequested: try row.decode("cancel"), repository: try row.decode("repository", as: String?.self),
+                featureKey: try row.decode("feature_key", as: String?.self), branch: try row.decode("branch", as: String?.self),
+                pullRequestURL: try row.decode("pr_url", as: String?.self), pullRequestNumber: try row.decode("pr_number", as: Int?.self))
         }
     }
 
@@ -113,6 +128,20 @@ public final class RunStore: Sendable {
                 EventRecord(id: try row.decode("id"), step: try row.decode("step", as: String?.self), attempt: try row.decode("attempt", as: Int?.self),
                             level: try row.decode("level"), kind: try row.decode("kind"), message: try row.decode("message"),
                             payload: try row.decode("payload"))
+            }
+        }
+    }
+
+    /// The files a run's steps recorded, oldest first.
+    public func artifacts(runID: UUID) async throws -> [StoredArtifact] {
+        try await pool.withConnection { connection in
+            try connection.query("""
+                SELECT id, step, kind, relative_path, content_type, size_bytes, sha256
+                FROM baton.artifacts WHERE run_id = \(runID) ORDER BY id
+                """).map { row in
+                StoredArtifact(id: try row.decode("id"), step: try row.decode("step"), record: ArtifactRecord(
+                    kind: try row.decode("kind"), relativePath: try row.decode("relative_path"), contentType: try row.decode("content_type"),
+                    sizeBytes: try row.decode("size_bytes"), sha256: try row.decode("sha256")))
             }
         }
     }

@@ -5,12 +5,24 @@ public struct GitError: Error, CustomStringConvertible, Sendable {
     public var function: String
     public var code: Int32
     public var message: String
+    /// Set when a push was refused for this reference (non-fast-forward, protected branch, hook).
+    public var rejectedReference: String?
+
+    public init(function: String, code: Int32, message: String, rejectedReference: String? = nil) {
+        self.function = function
+        self.code = code
+        self.message = message
+        self.rejectedReference = rejectedReference
+    }
+
+    /// The remote refused the credentials (or asked for some and none were configured): retrying cannot help.
+    public var isAuthenticationFailure: Bool { code == GIT_EAUTH.rawValue }
 
     public var description: String { "\(function) failed (\(code)): \(message)" }
 
     /// The remote refused a pushed reference (non-fast-forward, protected branch, hook).
     public static func rejected(_ reference: String, _ status: String) -> GitError {
-        GitError(function: "git_remote_push", code: -1, message: "the remote rejected \(reference): \(status)")
+        GitError(function: "git_remote_push", code: -1, message: "the remote rejected \(reference): \(status)", rejectedReference: reference)
     }
 }
 

@@ -41,6 +41,7 @@ final class RemoteSession {
             try checkResult(result, function)
         } catch var error as GitError {
             if credentialRequests > 1 || result == GIT_EAUTH.rawValue {
+                error.code = GIT_EAUTH.rawValue
                 error.message = credentials == nil
                     ? "the remote asked for credentials and none are configured"
                     : "the remote refused the credentials for user \(credentials!.username) (check the token and its access to this repository)"

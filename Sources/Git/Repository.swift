@@ -187,10 +187,29 @@ public final class Repository {
         git_reference_free(reference)
     }
 
-    public func addRemote(_ name: String, url: String) throws {
+    /// Adds remote `name`; `fetchRefspec` replaces the default `+refs/heads/*:refs/remotes/<name>/*`.
+    public func addRemote(_ name: String, url: String, fetchRefspec: String? = nil) throws {
         var remote: OpaquePointer?
-        try check(git_remote_create(&remote, handle, name, url), "git_remote_create(\(name))")
+        if let fetchRefspec {
+            try check(git_remote_create_with_fetchspec(&remote, handle, name, url, fetchRefspec), "git_remote_create_with_fetchspec(\(name))")
+        } else {
+            try check(git_remote_create(&remote, handle, name, url), "git_remote_create(\(name))")
+        }
         git_remote_free(remote)
+    }
+
+    /// The URL of remote `name`, or nil when there is no such remote.
+    public func remoteURL(_ name: String) -> String? {
+        var remote: OpaquePointer?
+        guard git_remote_lookup(&remote, handle, name) == 0 else { return nil }
+        defer { git_remote_free(remote) }
+        return git_remote_url(remote).map { String(cString: $0) }
+    }
+
+    /// Points remote `name` at `url`, creating the remote when it does not exist.
+    public func setRemote(_ name: String, url: String) throws {
+        guard let current = remoteURL(name) else { return try addRemote(name, url: url) }
+        if current != url { try check(git_remote_set_url(handle, name, url), "git_remote_set_url(\(name))") }
     }
 
     private func lookupRemote(_ name: String) throws -> OpaquePointer {

@@ -3,28 +3,6 @@ import Git
 import BatonTestSupport
 import Testing
 
-/// Runs the `git` CLI to build fixtures and to check what libgit2 did.
-@discardableResult
-func sh(_ arguments: [String], in directory: String) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-    process.arguments = arguments
-    process.currentDirectoryURL = URL(fileURLWithPath: directory)
-    var environment = ProcessInfo.processInfo.environment
-    environment["GIT_AUTHOR_NAME"] = "Fixture"; environment["GIT_AUTHOR_EMAIL"] = "fixture@example.com"
-    environment["GIT_COMMITTER_NAME"] = "Fixture"; environment["GIT_COMMITTER_EMAIL"] = "fixture@example.com"
-    process.environment = environment
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    guard process.terminationStatus == 0 else { throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "git \(arguments): \(text)"]) }
-    return text
-}
-
 /// A bare remote with one commit on `main` (README.md, docs/old.md), and a scratch folder.
 struct Fixture {
     let root: String

@@ -5,12 +5,12 @@ import SpecWorkflow
 import BatonTestSupport
 import Testing
 
-/// Tests/Fixtures/github_standin.py with its test controls.
+/// scripts/standins/github_api.py with its test controls.
 final class GitHubStandIn {
     static let token = "ghs_fakeStandInToken0123456789"
     let server: LoopbackServer
 
-    init() throws { server = try LoopbackServer(script: "github_standin.py", arguments: [Self.token]) }
+    init() throws { server = try LoopbackServer(script: "scripts/standins/github_api.py", arguments: [Self.token]) }
 
     var base: String { server.base }
 

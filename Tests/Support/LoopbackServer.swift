@@ -1,13 +1,15 @@
 import Foundation
 
-/// A test server from `Tests/Fixtures/<script>` (Python, on a free loopback port), killed when released.
+/// A test server from `Tests/Fixtures/<script>` or a repository path (Python, on a free loopback port), killed when released.
 /// The script prints its port on its first line.
 public final class LoopbackServer: @unchecked Sendable {
     private let process = Process()
     public let port: Int
 
     public init(script: String, arguments: [String] = []) throws {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Fixtures/\(script)").standardizedFileURL.path
+        // A bare name is a test fixture; a path is relative to the repository (e.g. scripts/standins/github_api.py).
+        let relative = script.contains("/") ? "../../\(script)" : "../Fixtures/\(script)"
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(relative).standardizedFileURL.path
         // /usr/bin/python3 itself (not a version-manager shim), so that the pid we kill is the server's.
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         process.arguments = [path] + arguments

@@ -311,6 +311,16 @@ extension Migration {
             IF it.kind = 'succeeded' THEN
                 PERFORM baton.add_event(j.run_id, j.step, j.attempt, 'info', 'step_succeeded', format('step %s succeeded (attempt %s)', j.step, j.attempt),
                                         '{}'::jsonb);
+                -- A step that published something names it on the run (cheap text test first: most outputs don't).
+                IF position('"pullRequest"' in coalesce(it.output, '')) > 0 OR position('"branch"' in coalesce(it.output, '')) > 0 THEN
+                    v_input := it.output::jsonb;
+                    IF jsonb_typeof(v_input) = 'object' THEN
+                        UPDATE baton.runs SET branch = coalesce(v_input->>'branch', branch),
+                            pr_url = coalesce(v_input->'pullRequest'->>'url', pr_url),
+                            pr_number = coalesce((v_input->'pullRequest'->>'number')::int, pr_number)
+                        WHERE id = j.run_id;
+                    END IF;
+                END IF;
                 v_next := CASE WHEN j.step_index >= 0 THEN v_definition->'steps'->(j.step_index + 1) END;
                 v_input := jsonb_set(a.input, ARRAY['steps', j.step], coalesce(it.output::jsonb, 'null'::jsonb), true);
                 IF v_next IS NOT NULL AND it.run_outcome IS NULL THEN

@@ -1,26 +1,39 @@
 #!/usr/bin/env python3
-"""A GitHub REST API stand-in on loopback: the endpoints Baton uses, with GitHub's shapes and status codes.
+"""STAND-IN for GitHub's REST API (not GitHub) on loopback: the endpoints Baton uses, with GitHub's shapes and
+status codes. Used by Baton's tests and its demo.
 
-usage: github_standin.py TOKEN
+usage: github_api.py TOKEN [STATE_FILE]   (with STATE_FILE, pull requests survive restarts)
   GET   /user                      200 {"login", ...} with x-oauth-scopes; 401 on a bad token
   GET   /repos/{o}/{r}             200 with permissions.push
   GET   /repos/{o}/{r}/pulls       ?head=owner:branch&state=open
   POST  /repos/{o}/{r}/pulls       201; 422 "A pull request already exists for o:branch." when one is open
   PATCH /repos/{o}/{r}/pulls/{n}   200
-Test controls (not GitHub): POST /_standin/config {"rateLimit": "403"|"429", "raceOnCreate": true},
+Test controls (not GitHub): POST /_standin/config {"rateLimit": "403"|"429", "raceOnCreate": true, "delayCreate": seconds},
 GET /_standin/requests -> every request seen (method, path, headers). Prints its port, serves until killed.
 """
 import json
+import os
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TOKEN = sys.argv[1]
+STATE = sys.argv[2] if len(sys.argv) > 2 else None
 lock = threading.Lock()
 pulls = {}          # (owner, repo) -> list of pull dicts
+if STATE and os.path.exists(STATE):
+    pulls = {tuple(k.split("/", 1)): v for k, v in json.load(open(STATE)).items()}
 config = {}
 requests_seen = []
+
+
+def save():
+    """Called with the lock held, after every change."""
+    if STATE:
+        with open(STATE + ".tmp", "w") as f:
+            json.dump({f"{o}/{r}": v for (o, r), v in pulls.items()}, f, indent=1)
+        os.replace(STATE + ".tmp", STATE)
 
 
 def pull_json(owner, repo, pull, port):
@@ -93,6 +106,10 @@ class GitHub(BaseHTTPRequestHandler):
                 if missing:
                     return self.reply(422, {"message": "Validation Failed", "errors": [{"resource": "PullRequest", "field": missing[0], "code": "missing_field"}]})
                 with lock:
+                    delay = config.pop("delayCreate", 0)
+                if delay:
+                    time.sleep(delay)   # a slow GitHub: the test kills the worker meanwhile; the pull is still created
+                with lock:
                     existing = [p for p in pulls.get(key, []) if p["state"] == "open" and p["head"] == body["head"]]
                     race = config.pop("raceOnCreate", False)
                     if race and not existing:
@@ -107,12 +124,14 @@ class GitHub(BaseHTTPRequestHandler):
                     pull = {"number": len(pulls.get(key, [])) + 1, "state": "open", "title": body["title"], "body": body.get("body", ""),
                             "head": body["head"], "base": body["base"]}
                     pulls.setdefault(key, []).append(pull)
+                    save()
                     return self.reply(201, pull_json(owner, repo, pull, port))
             if len(parts) == 5 and parts[3] == "pulls" and self.command == "PATCH":
                 with lock:
                     for pull in pulls.get(key, []):
                         if str(pull["number"]) == parts[4]:
                             pull.update({k: v for k, v in (body or {}).items() if k in ("title", "body", "state")})
+                            save()
                             return self.reply(200, pull_json(owner, repo, pull, port))
         return self.reply(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
 

@@ -1,0 +1,25 @@
+import Foundation
+import Git
+import SpecWorkflow
+
+/// The spec workflow's configuration from the environment (documented in docs/configuration.md).
+enum SpecSettings {
+    static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) -> SpecConfiguration {
+        func value(_ name: String) -> String? { env[name].flatMap { $0.isEmpty ? nil : $0 } }
+        let data = URL(fileURLWithPath: value("BATON_DATA_DIR") ?? "var", isDirectory: true).standardizedFileURL
+        let artifacts = value("BATON_ARTIFACTS_DIR").map { URL(fileURLWithPath: $0, isDirectory: true).standardizedFileURL }
+            ?? data.appendingPathComponent("artifacts", isDirectory: true)
+        var agentEnvironment: [String: String] = [:]
+        for name in AgentSettings.passedThrough { if let v = value(name) { agentEnvironment[name] = v } }
+        return SpecConfiguration(
+            dataDirectory: data, artifactsRoot: artifacts,
+            remoteURLTemplate: value("BATON_GIT_URL_TEMPLATE") ?? "https://github.com/{owner}/{name}.git",
+            github: GitHubConfiguration(apiBase: value("BATON_GITHUB_API") ?? "https://api.github.com",
+                                        token: value("BATON_GITHUB_TOKEN") ?? value("GITHUB_TOKEN") ?? ""),
+            agent: AgentSettings(executable: value("BATON_CODEX_COMMAND") ?? "codex",
+                                 path: value("PATH") ?? "/usr/local/bin:/usr/bin:/bin", environment: agentEnvironment),
+            author: Signature(name: value("BATON_GIT_AUTHOR_NAME") ?? "Baton", email: value("BATON_GIT_AUTHOR_EMAIL") ?? "baton@localhost"),
+            branchPrefix: value("BATON_BRANCH_PREFIX") ?? "baton/",
+            defaultBaseBranch: value("BATON_BASE_BRANCH") ?? "main")
+    }
+}
