@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         // C libraries, through pkg-config, with the Debian package that provides each.
@@ -50,9 +51,16 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // HTTP API: Hummingbird routes, auth, DTOs, error mapping. HTTP types stop here.
+        .target(name: "BatonAPI", dependencies: [
+            "BatonCore", "BatonStore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         // Composition root: configuration, embedded PostgreSQL, benchmark, CLI commands.
         .target(name: "BatonApp", dependencies: [
-            "BatonCore", "BatonStore", "BatonEngine", "PQ", "SpecWorkflow",
+            "BatonCore", "BatonStore", "BatonEngine", "BatonAPI", "PQ", "SpecWorkflow", "HTTPClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -66,6 +74,7 @@ let package = Package(
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient", "BatonTestSupport"]),
         .testTarget(name: "GitTests", dependencies: ["Git", "BatonTestSupport"]),
         .testTarget(name: "SpecWorkflowTests", dependencies: ["SpecWorkflow", "BatonCore", "HTTPClient", "BatonTestSupport"]),
+        .testTarget(name: "BatonAPITests", dependencies: ["BatonAPI", "BatonApp", "BatonStore", "BatonCore", "HTTPClient", "PQ", "BatonTestSupport"]),
         .testTarget(name: "BatonEngineTests", dependencies: ["BatonEngine", "BatonStore", "BatonCore", "BatonApp", "PQ", "BatonTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
