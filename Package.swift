@@ -78,7 +78,9 @@ let package = Package(
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient", "BatonTestSupport"]),
         .testTarget(name: "GitTests", dependencies: ["Git", "BatonTestSupport"]),
         .testTarget(name: "SpecWorkflowTests", dependencies: ["SpecWorkflow", "BatonCore", "HTTPClient", "BatonTestSupport"]),
-        .testTarget(name: "BatonAPITests", dependencies: ["BatonAPI", "BatonApp", "BatonStore", "BatonCore", "HTTPClient", "PQ", "BatonTestSupport"]),
+        .testTarget(name: "BatonAPITests", dependencies: [
+            "BatonAPI", "BatonStore", "BatonCore", "BatonEngine", "HTTPClient", "PQ", "BatonTestSupport", .product(name: "Yams", package: "Yams"),
+        ]),
         .testTarget(name: "BatonEngineTests", dependencies: ["BatonEngine", "BatonStore", "BatonCore", "BatonApp", "PQ", "BatonTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -5,6 +5,8 @@ import Hummingbird
 public struct RouteDescription: Hashable, Sendable, CustomStringConvertible {
     public var method: String
     public var path: String
+    /// `nil` for open routes, else the least role that may call it (`worker` for the worker protocol).
+    public var requiredRole: TokenRole?
     public var description: String { "\(method) \(path)" }
 }
 
@@ -24,7 +26,12 @@ final class RouteTable: @unchecked Sendable {
 
     /// Adds a route. `path` uses `{name}` for parameters, as OpenAPI does.
     func add(_ method: HTTPRequest.Method, _ path: String, _ access: Access, _ handler: @escaping Handler) {
-        routes.append(RouteDescription(method: method.rawValue, path: path))
+        let role: TokenRole? = switch access {
+        case .open: nil
+        case .role(let role): role
+        case .worker: .worker
+        }
+        routes.append(RouteDescription(method: method.rawValue, path: path, requiredRole: role))
         let hummingbirdPath = path.split(separator: "/", omittingEmptySubsequences: false).map { segment -> String in
             segment.hasPrefix("{") && segment.hasSuffix("}") ? ":" + segment.dropFirst().dropLast() : String(segment)
         }.joined(separator: "/")
