@@ -14,17 +14,17 @@ struct TokensCommand: AsyncParsableCommand {
         @Argument(help: "Token name (unique among live tokens); actions are attributed to token:<name>.") var name: String
         @Option(help: "viewer|operator|admin|worker") var role: String = "viewer"
         @Option(help: "Expire after this many seconds.") var expiresIn: Int?
-        @Option(help: "Worker tokens: allowed repositories (comma-separated; default all).") var repositories: String?
-        @Option(help: "Worker tokens: allowed workflows (comma-separated; default all).") var workflows: String?
-        @Option(help: "Worker tokens: allowed steps (comma-separated; default all).") var steps: String?
-        @Option(help: "Worker tokens: capabilities the worker may claim with (comma-separated; default all).") var capabilities: String?
+        @Option(name: .customLong("allow-repositories"), help: "Worker tokens: allowed repositories (comma-separated; default all).") var repositories: String?
+        @Option(name: .customLong("allow-workflows"), help: "Worker tokens: allowed workflows (comma-separated; default all).") var workflows: String?
+        @Option(name: .customLong("allow-steps"), help: "Worker tokens: allowed steps (comma-separated; default all).") var steps: String?
+        @Option(name: .customLong("allow-capabilities"), help: "Worker tokens: capabilities the worker may claim with (comma-separated; default all).") var capabilities: String?
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
             guard let tokenRole = TokenRole(rawValue: role) else { throw ValidationError("--role must be viewer, operator, admin or worker") }
             let list = { (text: String?) in (text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
             let policy = WorkerPolicy(repositories: list(repositories), workflows: list(workflows), steps: list(steps), capabilities: list(capabilities))
-            if tokenRole != .worker && policy != WorkerPolicy() { throw ValidationError("only worker tokens take --repositories/--workflows/--steps/--capabilities") }
+            if tokenRole != .worker && policy != WorkerPolicy() { throw ValidationError("only worker tokens take --allow-repositories/--allow-workflows/--allow-steps/--allow-capabilities") }
             let context = try await global.context(poolSize: 1)
             let (record, secret) = try await TokenStore(pool: context.pool).create(
                 name: name, role: tokenRole, policy: policy, expiresInSeconds: expiresIn, createdBy: "cli:\(NSUserName())")
