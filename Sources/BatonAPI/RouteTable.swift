@@ -7,6 +7,12 @@ public struct RouteDescription: Hashable, Sendable, CustomStringConvertible {
     public var path: String
     /// `nil` for open routes, else the least role that may call it (`worker` for the worker protocol).
     public var requiredRole: TokenRole?
+
+    public init(method: String, path: String, requiredRole: TokenRole?) {
+        self.method = method
+        self.path = path
+        self.requiredRole = requiredRole
+    }
     public var description: String { "\(method) \(path)" }
 }
 
