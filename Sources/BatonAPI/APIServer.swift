@@ -60,7 +60,6 @@ public final class APIServer: Service, Sendable {
         ArtifactsController(services: services).register(in: table)
         DeadLettersController(services: services).register(in: table)
         TokensController(services: services).register(in: table)
-        WorkerProtocolController(services: services, queue: queue).register(in: table)
         routes = table.routes
         let port = self.port
         application = Application(
