@@ -3,6 +3,7 @@ import Foundation
 import PQ
 import Testing
 
+extension APITests {
 @Suite("artifacts: listing, content, and no way out of the artifacts root")
 struct ArtifactTests {
     func addArtifact(_ api: APITestServer, run: UUID, path: String) async throws -> Int64 {
@@ -63,4 +64,5 @@ struct ArtifactTests {
         #expect(dotdot.status == 404 && !dotdot.text.contains("root:"))
         await api.stop()
     }
+}
 }

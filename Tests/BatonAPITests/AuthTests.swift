@@ -4,6 +4,7 @@ import BatonTestSupport
 import Foundation
 import Testing
 
+extension APITests {
 @Suite("auth: tokens, roles, 401/403")
 struct AuthTests {
     /// Fills a route template with ids that exist nowhere, so an allowed call ends in 400/404/409, never 401/403.
@@ -90,4 +91,5 @@ struct AuthTests {
         #expect(leaked == 0)
         await api.stop()
     }
+}
 }

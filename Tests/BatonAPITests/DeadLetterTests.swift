@@ -2,6 +2,7 @@ import BatonTestSupport
 import Foundation
 import Testing
 
+extension APITests {
 @Suite("dead letters: list, triage, replay")
 struct DeadLetterTests {
     @Test func triagedEntriesReplayFromTheFailedStepAndOthersAreSkipped() async throws {
@@ -57,4 +58,5 @@ struct DeadLetterTests {
         }
         await api.stop()
     }
+}
 }

@@ -2,6 +2,7 @@ import BatonTestSupport
 import Foundation
 import Testing
 
+extension APITests {
 @Suite("error shapes: 400 naming the field, 404, 413, nothing a client sends gives a 500")
 struct ErrorTests {
     @Test func malformedBodiesNameTheField() async throws {
@@ -58,4 +59,5 @@ struct ErrorTests {
         }
         await api.stop()
     }
+}
 }

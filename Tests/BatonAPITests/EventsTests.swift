@@ -3,6 +3,7 @@ import BatonTestSupport
 import Foundation
 import Testing
 
+extension APITests {
 @Suite("events: long-poll and SSE")
 struct EventsTests {
     @Test func longPollAnswersWhenANewEventArrives() async throws {
@@ -70,4 +71,5 @@ struct EventsTests {
         second.disconnect()
         await api.stop()
     }
+}
 }

@@ -4,6 +4,7 @@ import Foundation
 import Testing
 import Yams
 
+extension APITests {
 @Suite("docs/openapi.yaml matches the router")
 struct OpenAPITests {
     static var document: [String: Any] {
@@ -44,4 +45,5 @@ struct OpenAPITests {
         }
         await api.stop()
     }
+}
 }

@@ -2,6 +2,7 @@ import BatonTestSupport
 import Foundation
 import Testing
 
+extension APITests {
 @Suite("operator retry: resume_failed and restart")
 struct RetryTests {
     @Test func resumeFailedRerunsTheFailedStepWithTheSameInputAndLeavesEarlierStepsAlone() async throws {
@@ -81,4 +82,5 @@ struct RetryTests {
         #expect((resumed.object["run"] as? [String: Any])?["status"] as? String == "queued")
         await api.stop()
     }
+}
 }

@@ -2,12 +2,14 @@ import BatonTestSupport
 import Foundation
 import Testing
 
+extension APITests {
 @Suite("runs: create, idempotency, 409, list, show, attempts, cancel")
 struct RunsTests {
     @Test func createPutsTheRequestFieldsUnderInputRunAndAttributesTheToken() async throws {
         let api = try await APITestServer()
+        let feature = "001-albums-\(UUID().uuidString.prefix(6))"
         let reply = try await api.request("POST", "/api/v1/runs", role: .operator, json: """
-            {"workflow":"three","repository":"acme/widgets","featureKey":"001-albums","baseBranch":"main","priority":2,
+            {"workflow":"three","repository":"acme/widgets","featureKey":"\(feature)","baseBranch":"main","priority":2,
              "inputs":{"note":"hi","repository":"ignored/by-request"}}
             """)
         #expect(reply.status == 202)
@@ -15,7 +17,7 @@ struct RunsTests {
         let id = try #require(run["id"] as? String)
         #expect(reply.header("location") == "/api/v1/runs/\(id)")
         #expect(run["repository"] as? String == "acme/widgets")
-        #expect(run["featureKey"] as? String == "001-albums")
+        #expect(run["featureKey"] as? String == feature)
         #expect(run["baseBranch"] as? String == "main")
         #expect(run["priority"] as? Int == 2)
         #expect((run["initiator"] as? String)?.hasPrefix("token:test-operator-") == true)
@@ -25,7 +27,7 @@ struct RunsTests {
         // The step handler saw them under input.run.
         let attempts = try await api.request("GET", "/api/v1/runs/\(id)/attempts").items
         let first = try #require(attempts.first?["input"] as? [String: Any])
-        #expect((first["run"] as? [String: Any])?["featureKey"] as? String == "001-albums")
+        #expect((first["run"] as? [String: Any])?["featureKey"] as? String == feature)
         #expect((first["run"] as? [String: Any])?["baseBranch"] as? String == "main")
         let events = try await api.request("GET", "/api/v1/runs/\(id)/events").object["events"] as? [[String: Any]] ?? []
         #expect((events.first?["payload"] as? [String: Any])?["initiator"] as? String == run["initiator"] as? String)
@@ -120,4 +122,5 @@ struct RunsTests {
         _ = try await api.waitFor(id, status: "cancelled", timeout: .seconds(10))
         await api.stop()
     }
+}
 }
