@@ -65,6 +65,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 let code = error.status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "_")
                 return APIError(error.status, code.isEmpty ? "http_error" : code, error.status.reasonPhrase).response()
             }
+        } catch let error as PQError where error.sqlState?.hasPrefix("22") == true {
+            // Data exceptions come from values a client sent that slipped past validation.
+            return APIError(.badRequest, "invalid_request", "a value in the request was not accepted (\(error.sqlState ?? ""))").response()
         } catch let error as PQError where error.isConnectionError {
             logger.error("database unavailable", metadata: ["error": "\(error)", "baton.http.path": "\(context.endpointPath ?? "")"])
             return APIError(.serviceUnavailable, "database_unavailable", "the database is not reachable; try again shortly").response()

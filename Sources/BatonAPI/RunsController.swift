@@ -47,6 +47,8 @@ struct RunsController: Sendable {
         input["featureKey"] = .string(body.featureKey)
         if let branch = body.baseBranch { input["baseBranch"] = .string(branch) }
         let inputText = String(decoding: try JSONResponse.encoder.encode(input), as: UTF8.self)
+        // PostgreSQL's jsonb cannot hold U+0000.
+        if inputText.contains("\\u0000") { throw APIError.invalidField("inputs", "strings must not contain U+0000") }
 
         let result = try await services.operations.create(RunCreation(
             workflow: workflow, input: inputText, repository: body.repository, featureKey: body.featureKey,

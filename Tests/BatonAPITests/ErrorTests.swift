@@ -18,6 +18,8 @@ struct ErrorTests {
             (#"{"workflow":"three","repository":"a/b","featureKey":"f","inputs":[1]}"#, "invalid_field", "inputs"),
             (#"{"workflow":"three","repository":"a/b","featureKey":"f","baseBranch":"a..b"}"#, "invalid_field", "baseBranch"),
             ("", "invalid_json", nil),
+            (#"{"workflow":"three","repository":"a/b","featureKey":"f","inputs":{"x":"a\u0000b"}}"#, "invalid_field", "inputs"),
+            (#"{"workflow":"three","repository":"a/b","featureKey":"f\u0000"}"#, "invalid_field", "featureKey"),
         ]
         for (body, code, field) in cases {
             let reply = try await api.request("POST", "/api/v1/runs", role: .operator, json: body)
