@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // C libraries, through pkg-config, with the Debian package that provides each.
@@ -52,9 +54,19 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
+        // HTTP API: Hummingbird routes, auth, DTOs, error mapping. HTTP types stop here.
+        .target(name: "BatonAPI", dependencies: [
+            "BatonCore", "BatonStore",
+            "PQ",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
         // Composition root: configuration, embedded PostgreSQL, benchmark, CLI commands.
         .target(name: "BatonApp", dependencies: [
-            "BatonCore", "BatonStore", "BatonEngine", "PQ", "SpecWorkflow",
+            "BatonCore", "BatonStore", "BatonEngine", "BatonAPI", "PQ", "SpecWorkflow", "HTTPClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -68,6 +80,9 @@ let package = Package(
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient", "BatonTestSupport"]),
         .testTarget(name: "GitTests", dependencies: ["Git", "BatonTestSupport"]),
         .testTarget(name: "SpecWorkflowTests", dependencies: ["SpecWorkflow", "BatonCore", "BatonStore", "BatonEngine", "Git", "HTTPClient", "BatonTestSupport"]),
+        .testTarget(name: "BatonAPITests", dependencies: [
+            "BatonAPI", "BatonStore", "BatonCore", "BatonEngine", "HTTPClient", "PQ", "BatonTestSupport", .product(name: "Yams", package: "Yams"),
+        ]),
         .testTarget(name: "BatonEngineTests", dependencies: ["BatonEngine", "BatonStore", "BatonCore", "BatonApp", "PQ", "BatonTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

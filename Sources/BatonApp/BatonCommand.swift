@@ -8,7 +8,8 @@ public struct BatonCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "baton",
         abstract: "Baton: durable sequential workflow chains on PostgreSQL.",
-        subcommands: [MigrateCommand.self, WorkerCommand.self, EnqueueCommand.self, BenchCommand.self, DatabaseCommand.self])
+        subcommands: [MigrateCommand.self, WorkerCommand.self, EnqueueCommand.self, BenchCommand.self, DatabaseCommand.self,
+                      ServeCommand.self, UpCommand.self, TokensCommand.self, RunsCommand.self, EventsCommand.self, DLQCommand.self])
 
     public init() {}
 }

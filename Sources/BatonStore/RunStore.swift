@@ -53,12 +53,6 @@ public struct EventRecord: Sendable, Equatable {
     public var payload: String
 }
 
-public struct StoredArtifact: Sendable, Equatable {
-    public var id: Int64
-    public var step: String
-    public var record: ArtifactRecord
-}
-
 public struct DeadLetterRecord: Sendable, Equatable {
     public var id: Int64
     public var runID: UUID
@@ -128,20 +122,6 @@ public final class RunStore: Sendable {
                 EventRecord(id: try row.decode("id"), step: try row.decode("step", as: String?.self), attempt: try row.decode("attempt", as: Int?.self),
                             level: try row.decode("level"), kind: try row.decode("kind"), message: try row.decode("message"),
                             payload: try row.decode("payload"))
-            }
-        }
-    }
-
-    /// The files a run's steps recorded, oldest first.
-    public func artifacts(runID: UUID) async throws -> [StoredArtifact] {
-        try await pool.withConnection { connection in
-            try connection.query("""
-                SELECT id, step, kind, relative_path, content_type, size_bytes, sha256
-                FROM baton.artifacts WHERE run_id = \(runID) ORDER BY id
-                """).map { row in
-                StoredArtifact(id: try row.decode("id"), step: try row.decode("step"), record: ArtifactRecord(
-                    kind: try row.decode("kind"), relativePath: try row.decode("relative_path"), contentType: try row.decode("content_type"),
-                    sizeBytes: try row.decode("size_bytes"), sha256: try row.decode("sha256")))
             }
         }
     }

@@ -39,17 +39,17 @@ struct SpecRunTests {
         #expect(submit.output?.contains("\"outputTokens\": 340") == true)
 
         // Every file a step wrote is recorded with its size and sha256, inside the run's folder.
-        let artifacts = try await fixture.harness.runs.artifacts(runID: first.id)
-        #expect(Set(artifacts.map { ($0.record.relativePath as NSString).lastPathComponent })
+        let artifacts = try await RunQueries(pool: fixture.harness.pool).artifacts(runID: first.id)
+        #expect(Set(artifacts.map { ($0.relativePath as NSString).lastPathComponent })
                 == ["prompt.md", "codex.jsonl", "codex.stderr.log", "github.log"])
         for artifact in artifacts {
-            #expect(artifact.record.relativePath.hasPrefix("spec_workflows/\(first.id.uuidString.lowercased())/"))
-            let data = try Data(contentsOf: fixture.configuration.artifactsRoot.appendingPathComponent(artifact.record.relativePath))
-            #expect(Int64(data.count) == artifact.record.sizeBytes)
-            #expect(artifact.record.sha256 == sha256Hex(data))
+            #expect(artifact.relativePath.hasPrefix("spec_workflows/\(first.id.uuidString.lowercased())/"))
+            let data = try Data(contentsOf: fixture.configuration.artifactsRoot.appendingPathComponent(artifact.relativePath))
+            #expect(Int64(data.count) == artifact.sizeBytes)
+            #expect(artifact.sha256 == sha256Hex(data))
         }
         let transcript = try String(contentsOf: fixture.configuration.artifactsRoot.appendingPathComponent(
-            artifacts.first { $0.record.kind == "github_transcript" }!.record.relativePath), encoding: .utf8)
+            artifacts.first { $0.kind == "github_transcript" }!.relativePath), encoding: .utf8)
         #expect(transcript.contains("Authorization: Bearer ***") && transcript.contains("← 201"))
 
         // The same feature again: the same branch and pull request, updated, never a second one.
@@ -149,7 +149,7 @@ struct SpecRunTests {
         let failed = try await fixture.harness.runs.attempts(runID: run.id).first { $0.errorCode == "agent_failed" }!
         #expect(failed.errorMessage?.contains("exited with status 1: stand-in: simulated model failure") == true)
         // Each attempt has its own artifacts.
-        let paths = try await fixture.harness.runs.artifacts(runID: run.id).map(\.record.relativePath)
+        let paths = try await RunQueries(pool: fixture.harness.pool).artifacts(runID: run.id).map(\.relativePath)
         #expect(paths.contains { $0.hasSuffix("submit/attempt-1/codex.stderr.log") } && paths.contains { $0.hasSuffix("submit/attempt-2/codex.jsonl") })
     }
 

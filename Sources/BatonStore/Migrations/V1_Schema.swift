@@ -263,6 +263,7 @@ extension Migration {
         v_next jsonb;
         v_input jsonb;
         v_skip int;
+        v_attempt_no int;
     BEGIN
         FOR it IN SELECT * FROM jsonb_to_recordset(p_batch) AS x(
             job_id bigint, epoch bigint, owner text, kind text, finished_at timestamptz, output text,
@@ -332,11 +333,13 @@ extension Migration {
                         1, 0, 0, run.priority, now(), CASE WHEN v_eager THEN it.owner END, it.eager_lease_ms);
                     UPDATE baton.runs SET current_step = v_next->>'name', updated_at = now() WHERE id = j.run_id;
                     IF v_eager THEN
-                        PERFORM baton.add_event(j.run_id, v_next->>'name', 1, 'info', 'step_started', format('step %s started (attempt 1)', v_next->>'name'),
+                        -- Usually 1; after an operator restart the step already has attempts and gets the next number.
+                        SELECT attempt INTO v_attempt_no FROM baton.jobs WHERE id = v_job;
+                        PERFORM baton.add_event(j.run_id, v_next->>'name', v_attempt_no, 'info', 'step_started', format('step %s started (attempt %s)', v_next->>'name', v_attempt_no),
                                                 jsonb_build_object('worker', it.owner, 'leaseEpoch', 1));
                         successor := jsonb_build_object(
                             'id', v_job, 'run_id', j.run_id, 'workflow_id', j.workflow_id, 'step', v_next->>'name', 'step_index', j.step_index + 1,
-                            'handler', v_next->>'handler', 'attempt', 1, 'errors', 0, 'crashes', 0, 'priority', run.priority,
+                            'handler', v_next->>'handler', 'attempt', v_attempt_no, 'errors', 0, 'crashes', 0, 'priority', run.priority,
                             'timeout_ms', (v_next->>'timeoutMilliseconds')::bigint, 'lease_epoch', 1,
                             'input', v_input::text, 'input_sha256', baton.sha256_hex(v_input));
                     END IF;

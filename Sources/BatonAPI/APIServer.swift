@@ -1,0 +1,93 @@
+import BatonCore
+import BatonStore
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import PQ
+import ServiceLifecycle
+
+/// Where the server listens and where it finds artifact files.
+public struct APIConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// `artifacts.relative_path` is relative to this folder.
+    public var artifactsRoot: URL
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, artifactsRoot: URL = URL(fileURLWithPath: "var/artifacts")) {
+        self.host = host
+        self.port = port
+        self.artifactsRoot = artifactsRoot
+    }
+}
+
+/// What the controllers use: stores, the workflows this server may start, the event watcher, metrics.
+struct APIServices: Sendable {
+    let pool: ConnectionPool
+    let workflows: [String: WorkflowDefinition]
+    let queries: RunQueries
+    let runs: RunStore
+    let operations: OperatorStore
+    let deadLetters: DeadLetterStore
+    let tokens: TokenStore
+    let stats: StatsStore
+    let events: EventWatcher
+    let metrics: APIMetrics
+    let artifactsRoot: URL
+}
+
+/// The HTTP API as a `Service`: the Hummingbird server and the event watcher, stopped together.
+public final class APIServer: Service, Sendable {
+    /// Every route the router serves, as `docs/openapi.yaml` lists them.
+    public let routes: [RouteDescription]
+    private let application: Application<RouterResponder<APIContext>>
+    private let port = PortBox()
+
+    public init(pool: ConnectionPool, queue: QueueStore, workflows: [String: WorkflowDefinition], configuration: APIConfiguration, logger: Logger) {
+        let queries = RunQueries(pool: pool)
+        let watcher = EventWatcher(queries: queries, logger: logger)
+        let services = APIServices(
+            pool: pool, workflows: workflows, queries: queries, runs: RunStore(pool: pool),
+            operations: OperatorStore(pool: pool, queue: queue), deadLetters: DeadLetterStore(pool: pool), tokens: TokenStore(pool: pool),
+            stats: StatsStore(pool: pool), events: watcher, metrics: APIMetrics(), artifactsRoot: configuration.artifactsRoot.standardizedFileURL)
+        let router = Router(context: APIContext.self)
+        router.add(middleware: MetricsMiddleware(metrics: services.metrics))
+        router.add(middleware: ErrorMiddleware(logger: logger))
+        let table = RouteTable(router: router, authenticator: Authenticator(tokens: services.tokens))
+        HealthController(services: services).register(in: table)
+        RunsController(services: services).register(in: table)
+        EventsController(services: services).register(in: table)
+        ArtifactsController(services: services).register(in: table)
+        DeadLettersController(services: services).register(in: table)
+        TokensController(services: services).register(in: table)
+        routes = table.routes
+        let port = self.port
+        application = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "baton"),
+            services: [watcher],
+            onServerRunning: { channel in port.set(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+
+    public func run() async throws {
+        try await application.run()
+    }
+
+    /// The port the server listens on, once it does (useful with port 0).
+    public func boundPort(timeout: Duration = .seconds(30)) async throws -> Int {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let port = port.value { return port }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw CancellationError()
+    }
+}
+
+private final class PortBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var port: Int?
+    var value: Int? { lock.withLock { port } }
+    func set(_ value: Int) { lock.withLock { port = value } }
+}

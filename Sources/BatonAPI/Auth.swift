@@ -1,0 +1,53 @@
+import Foundation
+import BatonStore
+import HTTPTypes
+import Hummingbird
+
+/// Who may call a route.
+enum Access: Sendable {
+    /// No token needed (health probes, metrics).
+    case open
+    /// A bearer token with at least this role.
+    case role(TokenRole)
+    /// A worker token in `X-Baton-Worker-Token`.
+    case worker
+}
+
+/// Checks tokens against the database on every request, so a revocation takes effect at once.
+struct Authenticator: Sendable {
+    let tokens: TokenStore
+
+    static let workerHeader = HTTPField.Name("X-Baton-Worker-Token")!
+
+    /// The caller's token, or an error: 401 when it is missing or not a live token, 403 when its role is not enough.
+    func authorize(_ request: Request, _ access: Access) async throws -> TokenRecord? {
+        switch access {
+        case .open:
+            return nil
+        case .role(let needed):
+            guard let header = request.headers[.authorization] else { throw APIError.unauthenticated }
+            let parts = header.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw APIError.unauthenticated }
+            guard let token = try await tokens.verify(secret: String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
+                throw APIError.unauthenticated
+            }
+            guard token.role != .worker, token.role >= needed else {
+                throw APIError(.forbidden, "forbidden", "token \"\(token.name)\" has role \(token.role.rawValue); this needs \(needed.rawValue) or above",
+                               details: ["role": .string(token.role.rawValue), "required": .string(needed.rawValue)])
+            }
+            return token
+        case .worker:
+            guard let secret = request.headers[Self.workerHeader] else {
+                throw APIError(.unauthorized, "unauthenticated", "missing or invalid worker token: send `X-Baton-Worker-Token: <token>`")
+            }
+            guard let token = try await tokens.verify(secret: secret.trimmingCharacters(in: .whitespaces)) else {
+                throw APIError(.unauthorized, "unauthenticated", "missing or invalid worker token: send `X-Baton-Worker-Token: <token>`")
+            }
+            guard token.role == .worker else {
+                throw APIError(.forbidden, "forbidden", "token \"\(token.name)\" is not a worker token",
+                               details: ["role": .string(token.role.rawValue), "required": .string("worker")])
+            }
+            return token
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import BatonStore
+import Foundation
+import Hummingbird
+import PQ
+
+/// `/healthz` (the process answers), `/readyz` (database reachable, migrations current), `/metrics` (Prometheus).
+struct HealthController: Sendable {
+    let services: APIServices
+
+    func register(in table: RouteTable) {
+        table.add(.get, "/healthz", .open, healthz)
+        table.add(.get, "/readyz", .open, readyz)
+        table.add(.get, "/metrics", .open, metrics)
+    }
+
+    @Sendable func healthz(_ request: Request, _ context: APIContext, _ principal: TokenRecord?) async throws -> Response {
+        JSONResponse.make(.ok, ["status": "ok"])
+    }
+
+    @Sendable func readyz(_ request: Request, _ context: APIContext, _ principal: TokenRecord?) async throws -> Response {
+        do {
+            let status = try await withTimeout(.seconds(3)) { try await Migrator.status(services.pool) }
+            guard status.isCurrent else {
+                return APIError(.serviceUnavailable, "migrations_pending",
+                                "database has pending migrations \(status.pending.map(String.init).joined(separator: ", ")); run `baton migrate`").response()
+            }
+            return JSONResponse.make(.ok, ["status": "ready"])
+        } catch {
+            return APIError(.serviceUnavailable, "database_unavailable", "the database is not reachable or not usable").response()
+        }
+    }
+
+    @Sendable func metrics(_ request: Request, _ context: APIContext, _ principal: TokenRecord?) async throws -> Response {
+        let text = services.metrics.render(try await services.stats.snapshot())
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+struct TimeoutError: Error {}
+
+/// Runs `body`, giving up after `timeout`.
+func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask { try await Task.sleep(for: timeout); throw TimeoutError() }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}

@@ -1,0 +1,94 @@
+import ArgumentParser
+import BatonAPI
+import BatonEngine
+import BatonStore
+import Foundation
+import PQ
+import ServiceLifecycle
+
+/// Options of the HTTP server, shared by `serve` and `up`.
+struct ServerOptions: ParsableArguments {
+    @Option(help: "Address to listen on (env BATON_HOST).") var host: String?
+    @Option(help: "Port to listen on; 0 picks a free one (env BATON_PORT).") var port: Int?
+    @Option(help: "Folder that artifact paths are relative to (env BATON_ARTIFACTS).") var artifacts: String?
+
+    func configuration() -> APIConfiguration {
+        let env = ProcessInfo.processInfo.environment
+        return APIConfiguration(
+            host: host ?? env["BATON_HOST"] ?? "127.0.0.1",
+            port: port ?? env["BATON_PORT"].flatMap(Int.init) ?? 8080,
+            artifactsRoot: URL(fileURLWithPath: artifacts ?? env["BATON_ARTIFACTS"] ?? "var/artifacts"))
+    }
+}
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the HTTP API (/api/v1) until SIGTERM/SIGINT.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var server: ServerOptions
+
+    func run() async throws {
+        let context = try await global.context(poolSize: 8)
+        let api = APIServer(pool: context.pool, queue: context.queue, workflows: context.workflows, configuration: server.configuration(),
+                            logger: context.logger)
+        try await announce(api, context: context)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: api)], gracefulShutdownSignals: [.sigterm, .sigint],
+                                                      logger: context.logger))
+        try await group.run()
+    }
+}
+
+/// Logs where the server listens once it does, and on a database with no live token makes a first admin
+/// token and prints it once (to stderr, not to the log).
+func announce(_ api: APIServer, context: AppContext) async throws {
+    let tokens = TokenStore(pool: context.pool)
+    if try await !tokens.hasLiveTokens() {
+        let (_, secret) = try await tokens.create(name: "bootstrap-admin", role: .admin, createdBy: "baton-serve")
+        FileHandle.standardError.write(Data("""
+            baton: no API token existed; created admin token "bootstrap-admin" (shown once, store it now):
+              \(secret)
+            revoke it with `baton tokens revoke bootstrap-admin` once you have made your own.
+
+            """.utf8))
+    }
+    Task {
+        if let port = try? await api.boundPort() {
+            context.logger.info("API listening", metadata: ["baton.http.port": "\(port)"])
+        }
+    }
+}
+
+struct UpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Run the API server and a worker in one process (embedded PostgreSQL unless DATABASE_URL is set).")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var server: ServerOptions
+    @Option(help: "Queues to work, comma-separated (env BATON_QUEUE; default: every queue of the loaded workflows).") var queues: String?
+    @Option(help: "Handlers running at once per queue (env BATON_CONCURRENCY).") var concurrency: Int?
+    @Option(help: "Comma-separated capabilities this worker has (env BATON_CAPABILITIES).") var capabilities: String?
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        let context = try await global.context(poolSize: 10)
+        let queueNames = (queues ?? env["BATON_QUEUE"]).map { $0.split(separator: ",").map(String.init) }
+            ?? Array(Set(context.workflows.values.map(\.queue))).sorted()
+        let caps = (capabilities ?? env["BATON_CAPABILITIES"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let workers = (queueNames.isEmpty ? ["default"] : queueNames).map { queue in
+            Worker(configuration: WorkerConfiguration(
+                       id: WorkerConfiguration.defaultID(), queue: queue, capabilities: caps,
+                       concurrency: concurrency ?? env["BATON_CONCURRENCY"].flatMap(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount),
+                   queue: context.queue, runs: context.runs, handlers: context.handlers, logger: context.logger)
+        }
+        let listener = Listener(conninfo: context.databaseURL, channels: [QueueStore.wakeChannel], logger: context.logger) { _, payload in
+            for worker in workers where payload.isEmpty || payload == worker.configuration.queue { worker.wakeUp() }
+        }
+        defer { listener.stop() }
+        let api = APIServer(pool: context.pool, queue: context.queue, workflows: context.workflows, configuration: server.configuration(),
+                            logger: context.logger)
+        try await announce(api, context: context)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: api)] + workers.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: context.logger))
+        try await group.run()
+    }
+}

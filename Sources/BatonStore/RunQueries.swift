@@ -1,0 +1,236 @@
+import BatonCore
+import Foundation
+import PQ
+
+/// A run as the API shows it. JSON documents stay JSON text; timestamps are RFC 3339 text.
+public struct RunView: Sendable, Equatable {
+    public var id: UUID
+    public var workflow: String
+    public var workflowVersion: Int
+    public var queue: String
+    public var repository: String?
+    public var featureKey: String?
+    public var status: RunStatus
+    public var currentStep: String?
+    public var outcome: String?
+    public var initiator: String
+    public var lastActor: String?
+    public var idempotencyKey: String?
+    public var priority: Int
+    public var input: String
+    public var output: String?
+    public var errorCode: String?
+    public var errorMessage: String?
+    public var branch: String?
+    public var prURL: String?
+    public var prNumber: Int?
+    public var cancelRequested: Bool
+    public var createdAt: String
+    public var updatedAt: String
+    public var startedAt: String?
+    public var finishedAt: String?
+}
+
+/// The latest attempt of one step of a run (or `pending` when the step has not been reached).
+public struct StepSummary: Sendable, Equatable {
+    public var name: String
+    public var index: Int
+    public var status: String
+    public var attempts: Int
+    public var inputSHA256: String?
+    public var startedAt: String?
+    public var finishedAt: String?
+    public var errorCode: String?
+    public var errorMessage: String?
+}
+
+public struct EventView: Sendable, Equatable {
+    public var id: Int64
+    public var runID: UUID
+    public var step: String?
+    public var attempt: Int?
+    public var level: String
+    public var kind: String
+    public var message: String
+    public var payload: String
+    public var createdAt: String
+}
+
+public struct StoredArtifact: Sendable, Equatable {
+    public var id: Int64
+    public var runID: UUID
+    public var step: String
+    public var kind: String
+    /// Relative to the artifacts root; never trusted as given (see the API's artifact reader).
+    public var relativePath: String
+    public var contentType: String
+    public var sizeBytes: Int64
+    public var sha256: String
+    public var createdAt: String
+}
+
+public struct RunFilter: Sendable {
+    public var status: RunStatus?
+    public var workflow: String?
+    public var repository: String?
+    public var limit: Int
+    /// The last run of the previous page: the page continues after it (newest first).
+    public var after: UUID?
+
+    public init(status: RunStatus? = nil, workflow: String? = nil, repository: String? = nil, limit: Int = 50, after: UUID? = nil) {
+        self.status = status
+        self.workflow = workflow
+        self.repository = repository
+        self.limit = limit
+        self.after = after
+    }
+}
+
+/// Read models for the API: run pages, run details with step summaries, events with times, artifacts.
+public final class RunQueries: Sendable {
+    public let pool: ConnectionPool
+
+    public init(pool: ConnectionPool) { self.pool = pool }
+
+    /// Runs newest first; returns one more than `limit` is not needed: `hasMore` says whether a next page exists.
+    public func list(_ filter: RunFilter) async throws -> (runs: [RunView], hasMore: Bool) {
+        let limit = max(1, min(filter.limit, 500))
+        let rows = try await pool.withConnection { connection in
+            try connection.query("""
+                SELECT \(trusted: Self.runColumns) FROM baton.runs r
+                WHERE (\(filter.status?.rawValue)::text IS NULL OR r.status = \(filter.status?.rawValue))
+                  AND (\(filter.workflow)::text IS NULL OR r.workflow = \(filter.workflow))
+                  AND (\(filter.repository)::text IS NULL OR r.repository = \(filter.repository))
+                  AND (\(filter.after)::uuid IS NULL OR (r.created_at, r.id) < (SELECT c.created_at, c.id FROM baton.runs c WHERE c.id = \(filter.after)))
+                ORDER BY r.created_at DESC, r.id DESC
+                LIMIT \(limit + 1)
+                """)
+        }
+        let runs = try rows.map(Self.run)
+        return (Array(runs.prefix(limit)), runs.count > limit)
+    }
+
+    public func run(_ id: UUID) async throws -> RunView? {
+        try await pool.withConnection { connection in
+            try connection.query("SELECT \(trusted: Self.runColumns) FROM baton.runs r WHERE r.id = \(id)").map(Self.run).first
+        }
+    }
+
+    /// The active (queued or running) run of a repository's feature, if any.
+    public func activeRun(repository: String, featureKey: String) async throws -> UUID? {
+        try await pool.withConnection { connection in
+            try connection.query("""
+                SELECT id FROM baton.runs WHERE repository = \(repository) AND feature_key = \(featureKey) AND status IN ('queued', 'running')
+                ORDER BY created_at LIMIT 1
+                """).first?.decode("id", as: UUID.self)
+        }
+    }
+
+    /// One summary per step of the run's workflow definition (and its link_error step once reached), in order.
+    public func steps(runID: UUID) async throws -> [StepSummary] {
+        try await pool.withConnection { connection in
+            try connection.query("""
+                WITH definition AS (
+                    SELECT s.value->>'name' AS name, (s.ordinality - 1)::int AS index
+                    FROM baton.runs r JOIN baton.workflows w ON w.id = r.workflow_id, jsonb_array_elements(w.definition->'steps') WITH ORDINALITY s
+                    WHERE r.id = \(runID)
+                ), latest AS (
+                    SELECT DISTINCT ON (step_index) step_index, step, status, input_sha256, error_code, error_message,
+                           \(trusted: Timestamp.column("started_at")) AS started_at, \(trusted: Timestamp.column("finished_at")) AS finished_at,
+                           count(*) OVER (PARTITION BY step_index) AS attempts
+                    FROM baton.step_attempts WHERE run_id = \(runID) ORDER BY step_index, attempt DESC
+                )
+                SELECT coalesce(d.name, l.step) AS name, coalesce(d.index, l.step_index) AS index, coalesce(l.status, 'pending') AS status,
+                       coalesce(l.attempts, 0) AS attempts, l.input_sha256, l.started_at, l.finished_at, l.error_code, l.error_message
+                FROM definition d FULL JOIN latest l ON l.step_index = d.index
+                ORDER BY (coalesce(d.index, l.step_index) < 0), coalesce(d.index, l.step_index)
+                """).map { row in
+                StepSummary(
+                    name: try row.decode("name"), index: try row.decode("index"), status: try row.decode("status"),
+                    attempts: try row.decode("attempts"), inputSHA256: try row.decode("input_sha256", as: String?.self),
+                    startedAt: try row.decode("started_at", as: String?.self), finishedAt: try row.decode("finished_at", as: String?.self),
+                    errorCode: try row.decode("error_code", as: String?.self), errorMessage: try row.decode("error_message", as: String?.self))
+            }
+        }
+    }
+
+    /// Events of a run after the cursor `after`, oldest first.
+    public func events(runID: UUID, after: Int64, limit: Int = 500) async throws -> [EventView] {
+        try await pool.withConnection { connection in
+            try connection.query("""
+                SELECT id, run_id, step, attempt, level, kind, message, payload::text AS payload, \(trusted: Timestamp.column("created_at")) AS created_at
+                FROM baton.run_events WHERE run_id = \(runID) AND id > \(after) ORDER BY id LIMIT \(limit)
+                """).map { row in
+                EventView(id: try row.decode("id"), runID: try row.decode("run_id"), step: try row.decode("step", as: String?.self),
+                          attempt: try row.decode("attempt", as: Int?.self), level: try row.decode("level"), kind: try row.decode("kind"),
+                          message: try row.decode("message"), payload: try row.decode("payload"), createdAt: try row.decode("created_at"))
+            }
+        }
+    }
+
+    /// The newest event id overall (0 when there is none): where an event watcher starts.
+    public func latestEventID() async throws -> Int64 {
+        try await pool.withConnection { connection in
+            try connection.query("SELECT coalesce(max(id), 0) AS id FROM baton.run_events").first!.decode("id", as: Int64.self)
+        }
+    }
+
+    /// Runs with events newer than `after`, and the newest event id seen (one index range scan).
+    public func runsWithEvents(after: Int64) async throws -> (runs: Set<UUID>, latest: Int64) {
+        try await pool.withConnection { connection in
+            var runs = Set<UUID>()
+            var latest = after
+            for row in try connection.query("SELECT run_id, max(id) AS latest FROM baton.run_events WHERE id > \(after) GROUP BY run_id") {
+                runs.insert(try row.decode("run_id"))
+                latest = max(latest, try row.decode("latest", as: Int64.self))
+            }
+            return (runs, latest)
+        }
+    }
+
+    public func artifacts(runID: UUID) async throws -> [StoredArtifact] {
+        try await pool.withConnection { connection in
+            try connection.query("SELECT \(trusted: Self.artifactColumns) FROM baton.artifacts WHERE run_id = \(runID) ORDER BY id").map(Self.artifact)
+        }
+    }
+
+    public func artifact(runID: UUID, id: Int64) async throws -> StoredArtifact? {
+        try await pool.withConnection { connection in
+            try connection.query("SELECT \(trusted: Self.artifactColumns) FROM baton.artifacts WHERE run_id = \(runID) AND id = \(id)").map(Self.artifact).first
+        }
+    }
+
+    static let runColumns = """
+        r.id, r.workflow, r.workflow_version, r.queue, r.repository, r.feature_key, r.status, r.current_step, r.outcome, r.initiator,
+        r.last_actor, r.idempotency_key, r.priority, r.input::text AS input, r.output::text AS output, r.error_code, r.error_message,
+        r.branch, r.pr_url, r.pr_number, r.cancel_requested_at IS NOT NULL AS cancel_requested,
+        \(Timestamp.column("r.created_at")) AS created_at, \(Timestamp.column("r.updated_at")) AS updated_at,
+        \(Timestamp.column("r.started_at")) AS started_at, \(Timestamp.column("r.finished_at")) AS finished_at
+        """
+
+    static func run(_ row: Row) throws -> RunView {
+        RunView(
+            id: try row.decode("id"), workflow: try row.decode("workflow"), workflowVersion: try row.decode("workflow_version"),
+            queue: try row.decode("queue"), repository: try row.decode("repository", as: String?.self),
+            featureKey: try row.decode("feature_key", as: String?.self), status: RunStatus(rawValue: try row.decode("status")) ?? .failed,
+            currentStep: try row.decode("current_step", as: String?.self), outcome: try row.decode("outcome", as: String?.self),
+            initiator: try row.decode("initiator"), lastActor: try row.decode("last_actor", as: String?.self),
+            idempotencyKey: try row.decode("idempotency_key", as: String?.self), priority: try row.decode("priority"),
+            input: try row.decode("input"), output: try row.decode("output", as: String?.self),
+            errorCode: try row.decode("error_code", as: String?.self), errorMessage: try row.decode("error_message", as: String?.self),
+            branch: try row.decode("branch", as: String?.self), prURL: try row.decode("pr_url", as: String?.self),
+            prNumber: try row.decode("pr_number", as: Int?.self), cancelRequested: try row.decode("cancel_requested"),
+            createdAt: try row.decode("created_at"), updatedAt: try row.decode("updated_at"),
+            startedAt: try row.decode("started_at", as: String?.self), finishedAt: try row.decode("finished_at", as: String?.self))
+    }
+
+    static let artifactColumns = """
+        id, run_id, step, kind, relative_path, content_type, size_bytes, sha256, \(Timestamp.column("created_at")) AS created_at
+        """
+
+    static func artifact(_ row: Row) throws -> StoredArtifact {
+        StoredArtifact(id: try row.decode("id"), runID: try row.decode("run_id"), step: try row.decode("step"), kind: try row.decode("kind"),
+                       relativePath: try row.decode("relative_path"), contentType: try row.decode("content_type"),
+                       sizeBytes: try row.decode("size_bytes"), sha256: try row.decode("sha256"), createdAt: try row.decode("created_at"))
+    }
+}
