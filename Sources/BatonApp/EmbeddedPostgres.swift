@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The embedded default database: a local PostgreSQL cluster under `var/postgres`, started on demand
 /// when no `DATABASE_URL` is given, and left running for the next command (`baton db stop` stops it).
@@ -64,20 +67,32 @@ public struct EmbeddedPostgres: Sendable {
         return try Self.run(executable, arguments, what: what)
     }
 
+    /// posix_spawn + waitpid, output to a temporary file. Not Foundation's `Process`: the server that `pg_ctl start`
+    /// leaves running inherits the descriptors `Process` watches for the child's exit (and a pipe's write end), so
+    /// `waitUntilExit` or a read to end-of-file would never return.
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], what: String? = nil) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw EmbeddedPostgresError(message: "\(what ?? executable) failed (exit \(process.terminationStatus)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
+        let capture = FileManager.default.temporaryDirectory.appendingPathComponent("baton-\(UUID().uuidString).out").path
+        defer { unlink(capture) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, capture, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard spawned == 0 else {
+            throw EmbeddedPostgresError(message: "\(what ?? executable): cannot start \(executable): \(String(cString: strerror(spawned)))")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let text = (try? String(contentsOfFile: capture, encoding: .utf8)) ?? ""
+        let exited = status & 0x7f == 0, code = (status >> 8) & 0xff
+        guard exited && code == 0 else {
+            throw EmbeddedPostgresError(message: "\(what ?? executable) failed (exit \(exited ? code : 128 + (status & 0x7f))): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         return text
     }

@@ -9,17 +9,7 @@ import Testing
 /// Worker processes killed with SIGKILL: the run survives, and no transition is recorded twice.
 @Suite("crashed worker processes")
 struct CrashTests {
-    /// The `baton` executable built beside the test bundle.
-    static var batonExecutable: String {
-        let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
-        var directory = testBinary.deletingLastPathComponent()
-        while directory.path != "/" {
-            let candidate = directory.appendingPathComponent("baton")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate.path }
-            directory = directory.deletingLastPathComponent()
-        }
-        return ".build/debug/baton"
-    }
+    static var batonExecutable: String { batonExecutablePath() }
 
     static func spawnWorker(queue: String, id: String, extra: [String] = []) throws -> Process {
         let workflows = FileManager.default.temporaryDirectory.appendingPathComponent("baton-empty-workflows")

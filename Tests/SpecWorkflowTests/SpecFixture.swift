@@ -67,7 +67,7 @@ final class SpecFixture: @unchecked Sendable {
             author: Signature(name: "Baton Test", email: "baton@example.com"))
     }
 
-    /// Starts one in-process worker with the spec handlers.
+    /// Starts in-process workers with the spec handlers.
     func start(workers: Int = 1) async throws {
         var handlers = HandlerRegistry()
         SpecHandlers.register(into: &handlers, configuration: configuration)
@@ -134,6 +134,31 @@ final class SpecFixture: @unchecked Sendable {
             }
         }
         return text
+    }
+
+    /// A `baton worker` process configured like the in-process workers (environment, not code).
+    func spawnWorkerProcess(executable: String, id: String) throws -> Process {
+        let workflows = root + "/no-workflows"
+        try FileManager.default.createDirectory(atPath: workflows, withIntermediateDirectories: true)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["worker", "--queue", harness.queueName, "--id", id, "--concurrency", "1", "--lease", "0.6", "--heartbeat", "0.2",
+                             "--poll", "0.05", "--rescue", "60", "--workflows", workflows, "--log-level", "error"]
+        var environment = configuration.agent.environment
+        environment["PATH"] = configuration.agent.path
+        environment["DATABASE_URL"] = TestDatabase.url
+        environment["BATON_DATA_DIR"] = configuration.dataDirectory.path
+        environment["BATON_GIT_URL_TEMPLATE"] = configuration.remoteURLTemplate
+        environment["BATON_GITHUB_API"] = configuration.github.apiBase
+        environment["BATON_GITHUB_TOKEN"] = configuration.github.token
+        environment["BATON_CODEX_COMMAND"] = configuration.agent.executable
+        environment["BATON_GIT_AUTHOR_NAME"] = configuration.author.name
+        environment["BATON_GIT_AUTHOR_EMAIL"] = configuration.author.email
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
     }
 
     func stop() async {

@@ -110,6 +110,52 @@ struct SpecRunTests {
         #expect(try await fixture.harness.runs.events(runID: run.id).contains { $0.kind == "pull_request_updated" })
     }
 
+    @Test func aWorkerKilledBetweenPushAndPullRequestLeavesOnePullRequest() async throws {
+        let fixture = try SpecFixture()
+        try await fixture.start(workers: 0)
+        defer { Task { await fixture.stop() } }
+        try await fixture.configureGitHub(["delayCreate": 3])
+        let id = try await fixture.harness.enqueue(fixture.workflow(), input: #"{"featureKey":"001-photo-albums","repository":"acme/shop"}"#)
+        let victim = try fixture.spawnWorkerProcess(executable: batonExecutablePath(), id: "victim-\(UUID().uuidString.prefix(6))")
+        // The branch is pushed and the create request is in flight (GitHub is slow): kill -9 the worker now.
+        #expect(try await eventually(timeout: .seconds(60)) {
+            try await fixture.githubRequests().contains { $0["method"] as? String == "POST" }
+        })
+        kill(victim.processIdentifier, SIGKILL)
+        victim.waitUntilExit()
+        #expect(try fixture.remoteFile("baton/001-photo-albums", "baton-standin/t003.md").contains("Album model"))
+
+        fixture.harness.startWorker(fixture.harness.configuration(lease: .seconds(5)))
+        let run = try await fixture.harness.waitForRun(id, timeout: .seconds(60))
+        #expect(run.status == .succeeded, "\(run.errorMessage ?? "")")
+        #expect(try await fixture.attempts(run) == ["discover#1:succeeded", "submit#1:succeeded", "publish#1:failed(worker_lost)", "publish#2:succeeded"])
+        try await Task.sleep(for: .seconds(3)) // let the slow first create finish too
+        #expect(try await fixture.pulls().count == 1)
+        #expect(run.pullRequestNumber == 1)
+    }
+
+    @Test func anOperatorRetryAfterExhaustedRetriesResumesPublishWithTheSameInput() async throws {
+        let fixture = try SpecFixture()
+        try await fixture.start()
+        defer { Task { await fixture.stop() } }
+        try await fixture.configureGitHub(["failCreate": 3])
+        let failed = try await fixture.run()
+        #expect(failed.status == .failed)
+        #expect(try await fixture.attempts(failed) == ["discover#1:succeeded", "submit#1:succeeded", "publish#1:failed(github_unavailable)",
+                                                       "publish#2:failed(github_unavailable)", "publish#3:dead_letter(github_unavailable)"])
+        let operators = OperatorStore(pool: fixture.harness.pool, queue: fixture.harness.queue)
+        let retry = try await operators.retry(runID: failed.id, mode: .resumeFailed, actor: "token:ops", notes: "GitHub is back")
+        #expect(retry.step == "publish" && retry.attempt == 4)
+        fixture.harness.startWorker(fixture.harness.configuration(lease: .seconds(5)))
+        let run = try await fixture.harness.waitForRun(failed.id, timeout: .seconds(60))
+        #expect(run.status == .succeeded, "\(run.errorMessage ?? "")")
+        let publish = try await fixture.harness.runs.attempts(runID: run.id).filter { $0.step == "publish" }
+        #expect(publish.map(\.status) == [.failed, .failed, .deadLetter, .succeeded])
+        #expect(Set(publish.map(\.inputSHA256)).count == 1)
+        #expect(try await fixture.pulls().count == 1)
+        #expect(try await fixture.harness.runs.attempts(runID: run.id).filter { $0.step != "publish" }.count == 2)
+    }
+
     @Test func aBadTokenFailsAtOnceWithAClearMessage() async throws {
         let wrong = "ghs_WRONGtoken9876543210zyxwvu"
         let fixture = try SpecFixture(githubToken: wrong)

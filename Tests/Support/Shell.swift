@@ -21,3 +21,14 @@ public func sh(_ arguments: [String], in directory: String) throws -> String {
     guard process.terminationStatus == 0 else { throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "git \(arguments): \(text)"]) }
     return text
 }
+
+/// The `baton` executable built beside the test bundle (for tests that run worker processes).
+public func batonExecutablePath() -> String {
+    var directory = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.deletingLastPathComponent()
+    while directory.path != "/" {
+        let candidate = directory.appendingPathComponent("baton")
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate.path }
+        directory = directory.deletingLastPathComponent()
+    }
+    return ".build/debug/baton"
+}

@@ -8,7 +8,8 @@ usage: github_api.py TOKEN [STATE_FILE]   (with STATE_FILE, pull requests surviv
   GET   /repos/{o}/{r}/pulls       ?head=owner:branch&state=open
   POST  /repos/{o}/{r}/pulls       201; 422 "A pull request already exists for o:branch." when one is open
   PATCH /repos/{o}/{r}/pulls/{n}   200
-Test controls (not GitHub): POST /_standin/config {"rateLimit": "403"|"429", "raceOnCreate": true, "delayCreate": seconds},
+Test controls (not GitHub): POST /_standin/config {"rateLimit": "403"|"429", "raceOnCreate": true, "delayCreate": seconds,
+"failCreate": n (the next n creates answer 502)},
 GET /_standin/requests -> every request seen (method, path, headers). Prints its port, serves until killed.
 """
 import json
@@ -107,6 +108,11 @@ class GitHub(BaseHTTPRequestHandler):
                     return self.reply(422, {"message": "Validation Failed", "errors": [{"resource": "PullRequest", "field": missing[0], "code": "missing_field"}]})
                 with lock:
                     delay = config.pop("delayCreate", 0)
+                    failing = config.get("failCreate", 0)
+                    if failing:
+                        config["failCreate"] = failing - 1
+                if failing:
+                    return self.reply(502, {"message": "Server Error"})
                 if delay:
                     time.sleep(delay)   # a slow GitHub: the test kills the worker meanwhile; the pull is still created
                 with lock:
