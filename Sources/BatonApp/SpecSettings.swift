@@ -7,7 +7,7 @@ enum SpecSettings {
     static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) -> SpecConfiguration {
         func value(_ name: String) -> String? { env[name].flatMap { $0.isEmpty ? nil : $0 } }
         let data = URL(fileURLWithPath: value("BATON_DATA_DIR") ?? "var", isDirectory: true).standardizedFileURL
-        let artifacts = value("BATON_ARTIFACTS_DIR").map { URL(fileURLWithPath: $0, isDirectory: true).standardizedFileURL }
+        let artifacts = value("BATON_ARTIFACTS").map { URL(fileURLWithPath: $0, isDirectory: true).standardizedFileURL }
             ?? data.appendingPathComponent("artifacts", isDirectory: true)
         var agentEnvironment: [String: String] = [:]
         for name in AgentSettings.passedThrough { if let v = value(name) { agentEnvironment[name] = v } }
