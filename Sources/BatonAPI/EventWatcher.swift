@@ -1,3 +1,4 @@
+import BatonCore
 import BatonStore
 import Foundation
 import Logging
@@ -14,8 +15,8 @@ public final class EventWatcher: Service, @unchecked Sendable {
     private let queries: RunQueries
     private let logger: Logger
     private let lock = NSLock()
-    private var tickets: [ObjectIdentifier: (run: UUID, ticket: Ticket)] = [:]
-    private let nudge = Ticket()
+    private var tickets: [ObjectIdentifier: (run: UUID, ticket: WakeSignal)] = [:]
+    private let nudge = WakeSignal()
     static let activeInterval = Duration.milliseconds(20)
     static let idleInterval = Duration.milliseconds(500)
 
@@ -25,14 +26,14 @@ public final class EventWatcher: Service, @unchecked Sendable {
     }
 
     /// A ticket for `run`: signalled at its next event. Register before reading, so no event falls in between.
-    func register(run: UUID) -> Ticket {
-        let ticket = Ticket()
+    func register(run: UUID) -> WakeSignal {
+        let ticket = WakeSignal()
         lock.withLock { tickets[ObjectIdentifier(ticket)] = (run, ticket) }
         nudge.signal()
         return ticket
     }
 
-    func unregister(_ ticket: Ticket) {
+    func unregister(_ ticket: WakeSignal) {
         _ = lock.withLock { tickets.removeValue(forKey: ObjectIdentifier(ticket)) }
     }
 
@@ -58,58 +59,5 @@ public final class EventWatcher: Service, @unchecked Sendable {
             await nudge.wait(timeout: active ? Self.activeInterval : Self.idleInterval)
             if active { try? await Task.sleep(for: Self.activeInterval) }
         }
-    }
-}
-
-/// A coalescing wake-up: signals before `wait` are remembered, any number of them wake it once.
-final class Ticket: @unchecked Sendable {
-    private let lock = NSLock()
-    private var pending = false
-    private var waiter: (id: Int, continuation: CheckedContinuation<Void, Never>)?
-    private var nextID = 0
-
-    func signal() {
-        lock.lock()
-        if let waiter {
-            self.waiter = nil
-            lock.unlock()
-            waiter.continuation.resume()
-        } else {
-            pending = true
-            lock.unlock()
-        }
-    }
-
-    /// Returns at the next signal (at once if one came since the last wait), after `timeout`, or when the task is cancelled.
-    func wait(timeout: Duration) async {
-        let id: Int = lock.withLock { nextID += 1; return nextID }
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
-            self?.expire(id)
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                lock.lock()
-                if pending {
-                    pending = false
-                    lock.unlock()
-                    continuation.resume()
-                } else {
-                    waiter = (id, continuation)
-                    lock.unlock()
-                }
-            }
-        } onCancel: {
-            self.expire(id)
-        }
-        timer.cancel()
-    }
-
-    private func expire(_ id: Int) {
-        lock.lock()
-        guard let waiter, waiter.id == id else { lock.unlock(); return }
-        self.waiter = nil
-        lock.unlock()
-        waiter.continuation.resume()
     }
 }

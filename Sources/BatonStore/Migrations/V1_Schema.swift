@@ -174,23 +174,34 @@ extension Migration {
     -- Inserts an attempt row and its job. `p_step` is a step definition as JSON
     -- ({name, handler, timeoutMilliseconds, capabilities}); the input is frozen here with its sha256.
     -- With `p_owner`, the job is born leased to that worker (epoch 1) and the attempt running: the eager
-    -- handoff of a chain's next step.
+    -- handoff of a chain's next step. The attempt number is the caller's unless that attempt exists (after an
+    -- operator restart the later steps already have attempts): then the next free one. ON CONFLICT keeps the
+    -- usual path as cheap as a plain insert.
     CREATE FUNCTION baton.insert_step(
         p_run uuid, p_queue text, p_workflow bigint, p_step jsonb, p_index int, p_input jsonb, p_attempt int,
         p_errors int, p_crashes int, p_priority int, p_run_at timestamptz, p_owner text DEFAULT NULL, p_lease_ms bigint DEFAULT NULL
     ) RETURNS bigint LANGUAGE plpgsql AS $$
     DECLARE
         v_attempt bigint;
+        v_number int := p_attempt;
         v_job bigint;
         v_leased boolean := p_owner IS NOT NULL;
     BEGIN
         INSERT INTO baton.step_attempts (run_id, step, step_index, attempt, status, input, input_sha256, worker_id, lease_epoch, started_at)
-        VALUES (p_run, p_step->>'name', p_index, p_attempt, CASE WHEN v_leased THEN 'running' ELSE 'queued' END, p_input,
+        VALUES (p_run, p_step->>'name', p_index, v_number, CASE WHEN v_leased THEN 'running' ELSE 'queued' END, p_input,
                 baton.sha256_hex(p_input), p_owner, CASE WHEN v_leased THEN 1 END, CASE WHEN v_leased THEN clock_timestamp() END)
+        ON CONFLICT (run_id, step, attempt) DO NOTHING
         RETURNING id INTO v_attempt;
+        IF v_attempt IS NULL THEN
+            SELECT max(attempt) + 1 INTO v_number FROM baton.step_attempts WHERE run_id = p_run AND step = p_step->>'name';
+            INSERT INTO baton.step_attempts (run_id, step, step_index, attempt, status, input, input_sha256, worker_id, lease_epoch, started_at)
+            VALUES (p_run, p_step->>'name', p_index, v_number, CASE WHEN v_leased THEN 'running' ELSE 'queued' END, p_input,
+                    baton.sha256_hex(p_input), p_owner, CASE WHEN v_leased THEN 1 END, CASE WHEN v_leased THEN clock_timestamp() END)
+            RETURNING id INTO v_attempt;
+        END IF;
         INSERT INTO baton.jobs (queue, run_id, workflow_id, attempt_id, step, step_index, handler, attempt, errors, crashes,
                                 priority, run_at, timeout_ms, required_capabilities, lease_owner, lease_until, lease_epoch)
-        VALUES (p_queue, p_run, p_workflow, v_attempt, p_step->>'name', p_index, p_step->>'handler', p_attempt, p_errors, p_crashes,
+        VALUES (p_queue, p_run, p_workflow, v_attempt, p_step->>'name', p_index, p_step->>'handler', v_number, p_errors, p_crashes,
                 p_priority, p_run_at, (p_step->>'timeoutMilliseconds')::bigint,
                 ARRAY(SELECT jsonb_array_elements_text(coalesce(p_step->'capabilities', '[]'))),
                 p_owner, CASE WHEN v_leased THEN now() + make_interval(secs => p_lease_ms / 1000.0) END, CASE WHEN v_leased THEN 1 ELSE 0 END)
