@@ -20,11 +20,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Crashes before a step is quarantined as crash_loop.") var maxCrashes: Int = 3
     @Option(help: "Shutdown grace period in seconds.") var grace: Double = 30
     @Option(help: "Worker id (default host-pid-random).") var id: String?
+    @Option(help: "Work through this Baton server's remote-worker protocol instead of the database (env BATON_SERVER); the worker token comes from BATON_WORKER_TOKEN.") var server: String?
     @Flag(inversion: .prefixedNo, help: "Run step N+1 of a chain here, leased in step N's commit, when this worker can.") var eagerHandoff = true
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
-        let context = try await global.context(poolSize: 4)
         let caps = (capabilities ?? env["BATON_CAPABILITIES"] ?? "codex,git,github").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let configuration = WorkerConfiguration(
             id: id ?? WorkerConfiguration.defaultID(),
@@ -35,6 +35,11 @@ struct WorkerCommand: AsyncParsableCommand {
             lease: .milliseconds(Int64(lease * 1000)), heartbeatInterval: .milliseconds(Int64(heartbeat * 1000)),
             pollInterval: .milliseconds(Int64(poll * 1000)), rescueInterval: .milliseconds(Int64(rescue * 1000)),
             maxCrashes: maxCrashes, shutdownGrace: .milliseconds(Int64(grace * 1000)), eagerHandoff: eagerHandoff)
+        if let server = server ?? env["BATON_SERVER"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            try await RemoteWorkerRunner.run(server: server, configuration: configuration, logger: global.logger())
+            return
+        }
+        let context = try await global.context(poolSize: 4)
         try await WorkerRunner.run(context: context, configurations: [configuration])
     }
 }

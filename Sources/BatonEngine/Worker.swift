@@ -11,8 +11,7 @@ import ServiceLifecycle
 /// leases and delivers cancels, and a rescuer that returns other workers' expired leases to the queue.
 public final class Worker: Service, Sendable {
     public let configuration: WorkerConfiguration
-    private let queue: QueueStore
-    private let runs: RunStore
+    private let queue: any JobSource
     private let handlers: HandlerRegistry
     private let logger: Logger
     private let held: HeldJobs
@@ -23,10 +22,15 @@ public final class Worker: Service, Sendable {
     private let completer: Completer
     private let rescuer: Rescuer
 
-    public init(configuration: WorkerConfiguration, queue: QueueStore, runs: RunStore, handlers: HandlerRegistry, logger: Logger) {
+    /// A worker on the database directly.
+    public convenience init(configuration: WorkerConfiguration, queue: QueueStore, runs: RunStore, handlers: HandlerRegistry, logger: Logger) {
+        self.init(configuration: configuration, source: queue, handlers: handlers, logger: logger)
+    }
+
+    /// A worker on any job source (the database, or a Baton server for a remote worker).
+    public init(configuration: WorkerConfiguration, source queue: any JobSource, handlers: HandlerRegistry, logger: Logger) {
         self.configuration = configuration
         self.queue = queue
-        self.runs = runs
         self.handlers = handlers
         var logger = logger
         logger[metadataKey: "baton.worker.id"] = "\(configuration.id)"
@@ -65,7 +69,7 @@ public final class Worker: Service, Sendable {
     /// Runs until the task is cancelled or a graceful shutdown (SIGTERM/SIGINT through a `ServiceGroup`) is
     /// requested; then stops claiming, lets running steps finish within the grace period and hands back the rest.
     public func run() async throws {
-        try await runs.registerWorker(id: configuration.id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()),
+        try await queue.registerWorker(id: configuration.id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()),
                                       queue: configuration.queue, capabilities: configuration.capabilities,
                                       concurrency: configuration.concurrency)
         logger.info("worker started", metadata: [
@@ -84,7 +88,7 @@ public final class Worker: Service, Sendable {
         } onGracefulShutdown: {
             self.beginShutdown()
         }
-        try? await runs.setWorkerStatus(id: configuration.id, status: "stopped")
+        try? await queue.setWorkerStatus(id: configuration.id, status: "stopped")
         logger.info("worker stopped")
     }
 
@@ -279,7 +283,7 @@ public final class Worker: Service, Sendable {
     // MARK: Shutdown
 
     private func shutDown() async {
-        try? await runs.setWorkerStatus(id: configuration.id, status: "stopping")
+        try? await queue.setWorkerStatus(id: configuration.id, status: "stopping")
         for job in held.takeBuffered() {
             var outcome = JobOutcome(job: job, kind: .release)
             outcome.finishedAt = Date()
@@ -317,7 +321,7 @@ final class Flag: @unchecked Sendable {
 
 /// Writes a running step's events and artifact records under its lease (see `QueueStore.appendEvent`).
 struct LeasedRecorder: StepEventSink, StepArtifactSink {
-    let queue: QueueStore
+    let queue: any JobSource
     let job: ClaimedJob
     let logger: Logger
 
