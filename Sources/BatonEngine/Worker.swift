@@ -22,7 +22,8 @@ public final class Worker: Service, Sendable {
     private let completer: Completer
     private let rescuer: Rescuer
 
-    /// A worker on the database directly.
+    /// A worker on the database directly. (`runs` is kept for existing callers: the worker registers itself
+    /// through `queue`, on the same database.)
     public convenience init(configuration: WorkerConfiguration, queue: QueueStore, runs: RunStore, handlers: HandlerRegistry, logger: Logger) {
         self.init(configuration: configuration, source: queue, handlers: handlers, logger: logger)
     }
