@@ -27,12 +27,13 @@ public final class StatsStore: Sendable {
 
     public init(pool: ConnectionPool) { self.pool = pool }
 
-    /// One consistent snapshot (one read-only transaction) whose cost does not grow with the history: the jobs
-    /// table (only waiting and running work), runs that are queued or running (indexed, as few as the work in
-    /// flight), and the counters migration 4's triggers keep (`baton.attempt_counts`, `baton.status_counts`),
-    /// whose size depends on the number of steps and statuses, not on how many runs there were.
+    /// One consistent snapshot whose cost does not grow with the history: the jobs table (only waiting and
+    /// running work), runs that are queued or running (indexed, as few as the work in flight), and the counters
+    /// of migration 4 — totals, plus the changes recorded since they were last folded (folded here first, so
+    /// those are only what finished since the previous scrape).
     public func snapshot() async throws -> QueueStats {
-        try await pool.transaction { connection in
+        try await pool.withConnection { connection in try connection.query("SELECT baton.fold_counters()") }
+        return try await pool.transaction { connection in
             try connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             var stats = QueueStats()
             var leased = 0
@@ -47,17 +48,19 @@ public final class StatsStore: Sendable {
             for row in try connection.query("""
                 SELECT status, sum(n)::bigint AS n FROM (
                     SELECT status, count(*) AS n FROM baton.runs WHERE status IN ('queued', 'running') GROUP BY status
-                    UNION ALL
-                    SELECT status, sum(n) FROM baton.status_counts WHERE metric = 'runs' GROUP BY status
+                    UNION ALL SELECT status, n FROM baton.status_counts WHERE metric = 'runs'
+                    UNION ALL SELECT status, delta FROM baton.status_count_deltas WHERE metric = 'runs'
                 ) s GROUP BY status ORDER BY status
                 """) {
                 stats.runs.append((try row.decode("status"), try row.decode("n")))
             }
-            // A running attempt has a leased job; once it ends (or is handed back) its claim is in `claimed`.
+            // A running attempt has a leased job; once it ends (or is handed back) its claim is counted in `claimed`.
             stats.claims = leased
             for row in try connection.query("""
-                SELECT status, sum(attempts)::bigint AS n, sum(retries)::bigint AS retries, sum(claimed)::bigint AS claimed
-                FROM baton.attempt_counts GROUP BY status ORDER BY status
+                SELECT status, sum(attempts)::bigint AS n, sum(retries)::bigint AS retries, sum(claimed)::bigint AS claimed FROM (
+                    SELECT status, attempts, retries, claimed FROM baton.attempt_counts
+                    UNION ALL SELECT status, 1, retry, claimed FROM baton.attempt_count_deltas
+                ) a GROUP BY status ORDER BY status
                 """) {
                 let status: String = try row.decode("status")
                 stats.claims += try row.decode("claimed", as: Int.self)
@@ -66,15 +69,20 @@ public final class StatsStore: Sendable {
                 stats.retries += try row.decode("retries", as: Int.self)
             }
             for row in try connection.query("""
-                SELECT status, sum(n)::bigint AS n FROM baton.status_counts WHERE metric = 'dead_letters' GROUP BY status ORDER BY status
+                SELECT status, sum(n)::bigint AS n FROM (
+                    SELECT status, n FROM baton.status_counts WHERE metric = 'dead_letters'
+                    UNION ALL SELECT status, delta FROM baton.status_count_deltas WHERE metric = 'dead_letters'
+                ) d GROUP BY status ORDER BY status
                 """) {
                 stats.deadLetters.append((try row.decode("status"), try row.decode("n")))
             }
             var histograms: [String: QueueStats.Histogram] = [:]
             var order: [String] = []
             for row in try connection.query("""
-                SELECT step, bound, sum(attempts)::bigint AS n, sum(seconds) AS seconds
-                FROM baton.attempt_counts WHERE bound >= 0 GROUP BY step, bound ORDER BY step, bound
+                SELECT step, bound, sum(attempts)::bigint AS n, sum(seconds) AS seconds FROM (
+                    SELECT step, bound, attempts, seconds FROM baton.attempt_counts WHERE bound >= 0
+                    UNION ALL SELECT step, bound, 1, seconds FROM baton.attempt_count_deltas WHERE bound >= 0
+                ) h GROUP BY step, bound ORDER BY step, bound
                 """) {
                 let step: String = try row.decode("step")
                 if histograms[step] == nil {

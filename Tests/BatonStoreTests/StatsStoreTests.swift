@@ -57,7 +57,8 @@ struct StatsStoreTests {
     }
 
     @Test func countersAgreeWithTheHistoryBeforeAndAfterTheMigration() async throws {
-        let pool = ConnectionPool(conninfo: try await TestDatabase.freshDatabase(), size: 6)
+        let url = try await TestDatabase.freshDatabase()
+        let pool = ConnectionPool(conninfo: url, size: 6)
         defer { pool.close() }
         // History made before the counters existed...
         try await Migrator.migrate(pool, migrations: Array(Migration.all.prefix(2)))
@@ -94,9 +95,20 @@ struct StatsStoreTests {
         _ = try await work((0..<5).map { _ in EnqueueRequest(workflow: chain, input: #"{"sleepMs": 20}"#) } + [EnqueueRequest(workflow: doomed)])
         try await pool.withConnection { try $0.query("UPDATE baton.dead_letters SET triage_status = 'discarded' WHERE id = (SELECT min(id) FROM baton.dead_letters)") }
 
+        // While another fold holds the lock, a scrape folds nothing and counts the deltas itself: the same figures.
+        let deltas = { try await pool.withConnection { try $0.query("SELECT count(*) AS n FROM baton.attempt_count_deltas").first!.decode("n", as: Int.self) } }
+        let locker = ConnectionPool(conninfo: url, size: 1)
+        defer { locker.close() }
+        try await locker.withConnection { try $0.query("SELECT pg_advisory_lock(7089074873267828340)") }
+        let unfolded = try await StatsStore(pool: pool).snapshot()
+        #expect(try await deltas() > 0)
+        try await locker.withConnection { try $0.query("SELECT pg_advisory_unlock(7089074873267828340)") }
         let stats = try await StatsStore(pool: pool).snapshot()
+        #expect(try await deltas() == 0)
         let recount = try await Self.recount(pool)
+        #expect(Self.counted(unfolded) == recount)
         #expect(Self.counted(stats) == recount)
+        #expect(unfolded.claims == stats.claims && unfolded.stepDurations.map(\.buckets) == stats.stepDurations.map(\.buckets))
         #expect(recount.runs == ["succeeded": 6, "failed": 2, "cancelled": 1])
         #expect(recount.deadLetters == ["new": 1, "discarded": 1])
         #expect(stats.retries == 2 && stats.claims == 6 * 2 + 2 * 2)
