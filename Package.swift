@@ -55,7 +55,10 @@ let package = Package(
         ]),
 
         // The remote-worker protocol's client: a job source over HTTP for workers without database access.
-        .target(name: "BatonRemote", dependencies: ["BatonCore", "BatonStore", "BatonEngine", "HTTPClient"]),
+        .target(name: "BatonRemote", dependencies: [
+            "BatonCore", "BatonStore", "BatonEngine", "HTTPClient",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
 
         // HTTP API: Hummingbird routes, auth, DTOs, error mapping. HTTP types stop here.
         .target(name: "BatonAPI", dependencies: [

@@ -15,9 +15,9 @@ enum RemoteWorkerRunner {
         var configuration = configuration
         // Over HTTP every next step goes through the queue, where the server checks the token's policy.
         configuration.eagerHandoff = false
-        let source = RemoteJobSource(server: server, token: token, workerID: configuration.id, concurrency: configuration.concurrency)
         var logger = logger
         logger[metadataKey: "baton.server"] = "\(server)"
+        let source = RemoteJobSource(server: server, token: token, workerID: configuration.id, concurrency: configuration.concurrency, logger: logger)
         let worker = Worker(configuration: configuration, source: source, handlers: AppContext.makeHandlers().0, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: worker)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

@@ -3,6 +3,7 @@ import BatonEngine
 import BatonStore
 import Foundation
 import HTTPClient
+import Logging
 
 /// A job source that talks only HTTP: the remote-worker protocol of a Baton server (`/api/v1/worker/...`,
 /// docs/api.md), authenticated by a worker token. A `Worker` on it runs handlers here and needs no database
@@ -12,16 +13,18 @@ public struct RemoteJobSource: JobSource {
     let token: String
     let workerID: String
     let concurrency: Int
+    let logger: Logger
     let http = HTTPClient()
     private let workflows = WorkflowCache()
 
     /// `server` is the base URL (`https://baton.example.com`, or plain http to a loopback address); `token` a
     /// worker token; `workerID` the worker's id (the server records `remote/<token name>/<workerID>`).
-    public init(server: String, token: String, workerID: String, concurrency: Int) {
+    public init(server: String, token: String, workerID: String, concurrency: Int, logger: Logger) {
         self.server = server.hasSuffix("/") ? String(server.dropLast()) : server
         self.token = token
         self.workerID = workerID
         self.concurrency = concurrency
+        self.logger = logger
     }
 
     /// The server registers a remote worker on its claims; nothing to send before.
@@ -68,6 +71,10 @@ public struct RemoteJobSource: JobSource {
             let reply = try await post("/api/v1/worker/jobs/\(outcome.jobID)/\(endpoint)",
                                        WorkerProtocol.OutcomeRequest(workerId: workerID, outcome: outcome))
             guard reply.status < 500 else { throw RemoteError(reply, call: endpoint) }
+            if reply.status != 200 && reply.status != 409 {
+                logger.error("the server refused an outcome; the step's lease will expire and be rescued",
+                             metadata: ["baton.job.id": "\(outcome.jobID)", "error": "\(RemoteError(reply, call: endpoint))"])
+            }
             results[outcome.jobID] = CompletionResult(accepted: reply.status == 200, successor: nil)
         }
         return results
