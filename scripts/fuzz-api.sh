@@ -47,7 +47,8 @@ export DATABASE_URL=$(scripts/pg.sh start "$work/pg")
 export BATON_LOG_LEVEL=warning
 
 admin=$("$baton" tokens create fuzz-admin --role admin 2>/dev/null)
-worker=$("$baton" tokens create fuzz-worker --role worker 2>/dev/null)
+export BATON_FUZZ_ADMIN_TOKEN=$admin
+export BATON_FUZZ_WORKER_TOKEN=$("$baton" tokens create fuzz-worker --role worker 2>/dev/null)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$baton" serve --port "$port" --artifacts "$work/artifacts" >"$work/server.log" 2>&1 &
 server=$!
@@ -62,7 +63,6 @@ curl -fsS -X POST "http://127.0.0.1:$port/api/v1/runs" -H "Authorization: Bearer
 mkdir -p .build-fuzz/report
 status=0
 "$venv/bin/schemathesis" --config-file scripts/fuzz/schemathesis.toml run docs/openapi.yaml --url "http://127.0.0.1:$port" \
-  -H "Authorization: Bearer $admin" -H "X-Baton-Worker-Token: $worker" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection \
   --max-examples "$max_examples" --seed 1 --workers 1 --request-timeout 30 --no-color \
   --exclude-path '/api/v1/tokens/{id}' --generation-database none --report junit --report-dir .build-fuzz/report "${extra[@]}" || status=$?

@@ -15,6 +15,9 @@ public final class LoopbackServer: @unchecked Sendable {
         process.arguments = [path] + arguments
         let output = Pipe()
         process.standardOutput = output
+        // Not the test runner's stderr: a server outliving its test would hold `swift test`'s output pipe open,
+        // and `swift test` waits for that pipe to close (the suite hung after passing).
+        process.standardError = FileHandle.nullDevice
         try process.run()
         var line = Data()
         while let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
