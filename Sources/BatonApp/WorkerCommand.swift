@@ -21,11 +21,14 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Shutdown grace period in seconds.") var grace: Double = 30
     @Option(help: "Worker id (default host-pid-random).") var id: String?
     @Flag(inversion: .prefixedNo, help: "Run step N+1 of a chain here, leased in step N's commit, when this worker can.") var eagerHandoff = true
+    @Flag(help: "Exit non-zero, printing the failed checks, when any preflight check fails at startup (default: start, advertising only the capabilities that passed).")
+    var requirePreflight = false
+    @OptionGroup var preflight: PreflightOptions
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
         let context = try await global.context(poolSize: 4)
-        let caps = (capabilities ?? env["BATON_CAPABILITIES"] ?? "codex,git,github").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let caps = Capabilities.parse(capabilities ?? env["BATON_CAPABILITIES"])
         let configuration = WorkerConfiguration(
             id: id ?? WorkerConfiguration.defaultID(),
             queue: queue ?? env["BATON_QUEUE"] ?? "default",
@@ -35,16 +38,26 @@ struct WorkerCommand: AsyncParsableCommand {
             lease: .milliseconds(Int64(lease * 1000)), heartbeatInterval: .milliseconds(Int64(heartbeat * 1000)),
             pollInterval: .milliseconds(Int64(poll * 1000)), rescueInterval: .milliseconds(Int64(rescue * 1000)),
             maxCrashes: maxCrashes, shutdownGrace: .milliseconds(Int64(grace * 1000)), eagerHandoff: eagerHandoff)
-        try await WorkerRunner.run(context: context, configurations: [configuration])
+        let checks = WorkerPreflight.make(spec: context.spec, databaseURL: context.databaseURL, offered: caps, options: preflight)
+        let report = await checks.current()
+        if !report.failed.isEmpty {
+            let table = WorkerPreflight.table(report)
+            if requirePreflight {
+                FileHandle.standardError.write(Data("preflight failed; not starting (--require-preflight):\n\(table)\n".utf8))
+                throw ExitCode(3)
+            }
+            context.logger.warning("preflight: some checks failed; this worker advertises only what passed\n\(table)")
+        }
+        try await WorkerRunner.run(context: context, configurations: [configuration], legitimacy: WorkerPreflight.legitimacy(checks))
     }
 }
 
 /// Runs workers under a `ServiceGroup` (SIGTERM/SIGINT → graceful shutdown), with a NOTIFY listener that
 /// wakes them when runs are enqueued.
 enum WorkerRunner {
-    static func run(context: AppContext, configurations: [WorkerConfiguration]) async throws {
+    static func run(context: AppContext, configurations: [WorkerConfiguration], legitimacy: Legitimacy) async throws {
         let workers = configurations.map {
-            Worker(configuration: $0, queue: context.queue, runs: context.runs, handlers: context.handlers, logger: context.logger)
+            Worker(configuration: $0, queue: context.queue, runs: context.runs, handlers: context.handlers, legitimacy: legitimacy, logger: context.logger)
         }
         let listener = Listener(conninfo: context.databaseURL, channels: [QueueStore.wakeChannel], logger: context.logger) { _, payload in
             for worker in workers where payload.isEmpty || payload == worker.configuration.queue { worker.wakeUp() }
