@@ -82,6 +82,22 @@ public struct WorkerStore: Sendable {
         }
     }
 
+    /// Why the run's next step is not running, when it waits: a scheduled retry, or no live worker with its
+    /// capabilities. Nil when nothing waits (no job, or the job is leased) or a capable worker is live.
+    public func waitingReason(runID: UUID) async throws -> String? {
+        let job = try await pool.withConnection { connection in
+            try connection.query("""
+                SELECT step, queue, required_capabilities, lease_owner, run_at > now() AS later,
+                       to_char(run_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS run_at
+                FROM baton.jobs WHERE run_id = \(runID) ORDER BY id LIMIT 1
+                """).first
+        }
+        guard let job, try job.decode("lease_owner", as: String?.self) == nil else { return nil }
+        let step: String = try job.decode("step")
+        if try job.decode("later") { return "step \(step) waits for its retry at \(try job.decode("run_at", as: String.self))" }
+        return try await missingCapabilities(try job.decode("required_capabilities"), queue: try job.decode("queue")).map { "step \(step) is \($0)" }
+    }
+
     /// Why a queued step that needs `capabilities` has no taker: nil when some live worker of `queue` advertises them all.
     public func missingCapabilities(_ capabilities: [String], queue: String) async throws -> String? {
         guard !capabilities.isEmpty else { return nil }
