@@ -101,3 +101,57 @@ func processes(mentioning text: String) -> [Int32] {
         return String(decoding: data, as: UTF8.self).contains(text)
     }
 }
+
+/// `baton preflight` and `baton worker --require-preflight` as processes: exit codes, fixes, no secrets.
+@Suite("preflight from the command line")
+struct PreflightCommandTests {
+    /// Runs `baton` with a scrubbed environment; returns exit status, stdout and stderr.
+    func baton(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, out: String, err: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: batonExecutablePath())
+        process.arguments = arguments
+        process.environment = environment
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("baton-out-\(UUID().uuidString)")
+        let err = FileManager.default.temporaryDirectory.appendingPathComponent("baton-err-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: out); try? FileManager.default.removeItem(at: err) }
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        try process.run()
+        process.waitUntilExit()
+        return (process.terminationStatus, try String(contentsOf: out, encoding: .utf8), try String(contentsOf: err, encoding: .utf8))
+    }
+
+    func environment(_ fixture: SpecFixture, token: String = SpecFixture.token) -> [String: String] {
+        [
+            "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": fixture.root, "DATABASE_URL": TestDatabase.url,
+            "BATON_DATA_DIR": fixture.root + "/var", "BATON_GITHUB_API": fixture.github.base, "BATON_GITHUB_TOKEN": token,
+            "BATON_CODEX_COMMAND": fixture.configuration.agent.executable, "BATON_SPECIFY_COMMAND": SpecFixture.specify,
+            "BATON_REPOSITORIES": SpecFixture.repository, "BATON_WORKFLOWS": fixture.root + "/no-workflows",
+        ]
+    }
+
+    @Test func preflightExitsZeroWhenEverythingPassesAndOneNamingTheFixWhenSomethingFails() async throws {
+        let fixture = try SpecFixture()
+        try FileManager.default.createDirectory(atPath: fixture.root + "/no-workflows", withIntermediateDirectories: true)
+        let ok = try baton(["preflight"], environment: environment(fixture))
+        #expect(ok.status == 0, "\(ok.out)\(ok.err)")
+        #expect(ok.out.contains("[github] github_push acme/shop") && ok.out.contains("proved: codex, git, github"))
+
+        var missing = environment(fixture, token: "ghp_NOTVALIDtoken0123456789abcdef")
+        missing["BATON_CODEX_COMMAND"] = "codex-not-installed-here"
+        let failed = try baton(["preflight", "--json"], environment: missing)
+        #expect(failed.status == 1)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(failed.out.utf8)) as? [String: Any])
+        #expect(document["ok"] as? Bool == false && document["capabilities"] as? [String] == ["git"])
+        let checks = document["checks"] as? [[String: Any]] ?? []
+        #expect(checks.first { $0["name"] as? String == "codex_cli" }?["fix"] as? String != nil)
+        #expect(checks.first { $0["name"] as? String == "database" }?["status"] as? String == "passed")
+        #expect(!failed.out.contains("NOTVALID") && !failed.err.contains("NOTVALID"))
+
+        let refused = try baton(["worker", "--require-preflight", "--capabilities", "codex,git"], environment: missing)
+        #expect(refused.status == 3)
+        #expect(refused.err.contains("--require-preflight") && refused.err.contains("codex_cli") && refused.err.contains("fix:"))
+    }
+}
