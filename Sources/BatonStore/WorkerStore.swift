@@ -32,7 +32,12 @@ public struct WorkerStore: Sendable {
     public func record(workerID: String, report: PreflightReport) async throws {
         let rows = try String(decoding: JSONEncoder.iso.encode(report.results.map(StoredCheck.init)), as: UTF8.self)
         try await pool.transaction { connection in
-            try connection.query("DELETE FROM baton.preflight_results WHERE worker_id = \(workerID)")
+            // This worker's previous report, and the reports of workers stopped more than a week ago.
+            try connection.query("""
+                DELETE FROM baton.preflight_results p
+                WHERE p.worker_id = \(workerID)
+                   OR p.worker_id IN (SELECT id FROM baton.workers WHERE status = 'stopped' AND stopped_at < now() - interval '7 days')
+                """)
             try connection.query("""
                 INSERT INTO baton.preflight_results (worker_id, name, repository, capability, status, detail, fix, checked_at, duration_ms)
                 SELECT \(workerID), x.name, coalesce(x.repository, ''), x.capability, x.status, x.detail, x.fix, x.checked_at, x.duration_ms
@@ -57,10 +62,12 @@ public struct WorkerStore: Sendable {
                 ORDER BY started_at DESC, id
                 LIMIT 500
                 """)
+            let ids = try workers.map { try $0.decode("id", as: String.self) }
             let checks = try connection.query("""
                 SELECT worker_id, name, nullif(repository, '') AS repository, capability, status, detail, fix,
                        extract(epoch FROM checked_at)::float8 AS checked, duration_ms
-                FROM baton.preflight_results ORDER BY worker_id, capability NULLS FIRST, name, repository
+                FROM baton.preflight_results WHERE worker_id = ANY(\(ids)::text[])
+                ORDER BY worker_id, capability NULLS FIRST, name, repository
                 """)
             var byWorker: [String: [CheckResult]] = [:]
             for row in checks {
