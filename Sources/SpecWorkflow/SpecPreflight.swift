@@ -37,16 +37,25 @@ public struct SpecPreflight: Sendable {
     // MARK: Codex and Spec Kit
 
     func codexPresent() async -> CheckFinding {
-        let agent = configuration.agent
-        switch await run(agent.executable, ["--version"]) {
+        await versionCheck(configuration.agent.executable, setting: "BATON_CODEX_COMMAND",
+                           install: "install the Codex CLI (npm install -g @openai/codex)")
+    }
+
+    func specKitPresent() async -> CheckFinding {
+        await versionCheck(specifyCommand, setting: "BATON_SPECIFY_COMMAND",
+                           install: "install Spec Kit (uv tool install specify-cli --from git+https://github.com/github/spec-kit.git)")
+    }
+
+    /// `<command> --version` exits 0: present and runnable.
+    func versionCheck(_ command: String, setting: String, install: String) async -> CheckFinding {
+        switch await run(command, ["--version"]) {
         case .missing:
-            return .failed("`\(agent.executable)` is not on the agent's PATH (\(agent.path))",
-                           fix: "install the Codex CLI (npm install -g @openai/codex) or set BATON_CODEX_COMMAND to its path")
+            return .failed("`\(command)` is not on the agent's PATH (\(configuration.agent.path))", fix: "\(install) or set \(setting) to its path")
         case .ran(0, let output, let path):
             return .passed("\(firstLine(output) ?? "version unknown") (\(path))")
         case .ran(let status, let output, _):
-            return .failed("`\(agent.executable) --version` exited \(status): \(firstLine(output) ?? "no output")",
-                           fix: "reinstall the Codex CLI or point BATON_CODEX_COMMAND at a working one")
+            return .failed("`\(command) --version` exited \(status): \(firstLine(output) ?? "no output")",
+                           fix: "reinstall it or point \(setting) at a working one")
         }
     }
 
@@ -61,19 +70,6 @@ public struct SpecPreflight: Sendable {
         case .ran(let status, let output, _):
             return .failed("not logged in (`codex login status` exited \(status): \(firstLine(output) ?? "no output"))",
                            fix: "run `codex login` as the worker's user (credentials in \(home)), or provide OPENAI_API_KEY to the worker")
-        }
-    }
-
-    func specKitPresent() async -> CheckFinding {
-        switch await run(specifyCommand, ["--version"]) {
-        case .missing:
-            return .failed("`\(specifyCommand)` is not on the agent's PATH (\(configuration.agent.path))",
-                           fix: "install Spec Kit (uv tool install specify-cli --from git+https://github.com/github/spec-kit.git) or set BATON_SPECIFY_COMMAND")
-        case .ran(0, let output, let path):
-            return .passed("\(firstLine(output) ?? "version unknown") (\(path))")
-        case .ran(let status, let output, _):
-            return .failed("`\(specifyCommand) --version` exited \(status): \(firstLine(output) ?? "no output")",
-                           fix: "reinstall Spec Kit or point BATON_SPECIFY_COMMAND at a working one")
         }
     }
 
