@@ -135,6 +135,7 @@ struct PreflightCommandTests {
     @Test func preflightExitsZeroWhenEverythingPassesAndOneNamingTheFixWhenSomethingFails() async throws {
         let fixture = try SpecFixture()
         try FileManager.default.createDirectory(atPath: fixture.root + "/no-workflows", withIntermediateDirectories: true)
+        try await TestDatabase.pool(size: 1).close()  // the shared test database, migrated (preflight does not migrate)
         let ok = try baton(["preflight"], environment: environment(fixture))
         #expect(ok.status == 0, "\(ok.out)\(ok.err)")
         #expect(ok.out.contains("[github] github_push acme/shop") && ok.out.contains("proved: codex, git, github"))
@@ -149,6 +150,11 @@ struct PreflightCommandTests {
         #expect(checks.first { $0["name"] as? String == "codex_cli" }?["fix"] as? String != nil)
         #expect(checks.first { $0["name"] as? String == "database" }?["status"] as? String == "passed")
         #expect(!failed.out.contains("NOTVALID") && !failed.err.contains("NOTVALID"))
+
+        var unmigrated = environment(fixture)
+        unmigrated["DATABASE_URL"] = try await TestDatabase.freshDatabase()
+        let pending = try baton(["preflight", "--capabilities", "git"], environment: unmigrated)
+        #expect(pending.status == 1 && pending.out.contains("are pending") && pending.out.contains("proved: none"), "\(pending.out)")
 
         let refused = try baton(["worker", "--require-preflight", "--capabilities", "codex,git"], environment: missing)
         #expect(refused.status == 3)
