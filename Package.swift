@@ -54,6 +54,9 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
+        // The remote-worker protocol's client: a job source over HTTP for workers without database access.
+        .target(name: "BatonRemote", dependencies: ["BatonCore", "BatonStore", "BatonEngine", "HTTPClient"]),
+
         // HTTP API: Hummingbird routes, auth, DTOs, error mapping. HTTP types stop here.
         .target(name: "BatonAPI", dependencies: [
             "BatonCore", "BatonStore",
@@ -66,7 +69,7 @@ let package = Package(
 
         // Composition root: configuration, embedded PostgreSQL, benchmark, CLI commands.
         .target(name: "BatonApp", dependencies: [
-            "BatonCore", "BatonStore", "BatonEngine", "BatonAPI", "PQ", "SpecWorkflow", "HTTPClient",
+            "BatonCore", "BatonStore", "BatonEngine", "BatonAPI", "BatonRemote", "PQ", "SpecWorkflow", "HTTPClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -81,7 +84,7 @@ let package = Package(
         .testTarget(name: "GitTests", dependencies: ["Git", "BatonTestSupport"]),
         .testTarget(name: "SpecWorkflowTests", dependencies: ["SpecWorkflow", "BatonCore", "BatonStore", "BatonEngine", "Git", "HTTPClient", "BatonTestSupport"]),
         .testTarget(name: "BatonAPITests", dependencies: [
-            "BatonAPI", "BatonStore", "BatonCore", "BatonEngine", "HTTPClient", "PQ", "BatonTestSupport", .product(name: "Yams", package: "Yams"),
+            "BatonAPI", "BatonStore", "BatonCore", "BatonEngine", "BatonRemote", "HTTPClient", "PQ", "BatonTestSupport", .product(name: "Yams", package: "Yams"),
         ]),
         .testTarget(name: "BatonEngineTests", dependencies: ["BatonEngine", "BatonStore", "BatonCore", "BatonApp", "PQ", "BatonTestSupport"]),
     ],

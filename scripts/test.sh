@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what it needs, starts a throwaway PostgreSQL cluster
-# (unless DATABASE_URL is given), runs `swift test`, and stops the cluster even when tests fail.
+# (unless DATABASE_URL is given), runs `swift test` and the API fuzz pass, and stops the cluster even when tests fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -13,3 +13,5 @@ fi
 swift build --build-tests "$@"
 # A hung test must not eat CI's whole budget.
 timeout --kill-after=30 1800 swift test --skip-build "$@"
+# The API fuzz pass (schemathesis against docs/openapi.yaml; about 15 s once installed). See docs/api.md.
+timeout --kill-after=30 600 scripts/fuzz-api.sh --skip-build

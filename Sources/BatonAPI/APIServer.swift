@@ -24,6 +24,7 @@ public struct APIConfiguration: Sendable {
 /// What the controllers use: stores, the workflows this server may start, the event watcher, metrics.
 struct APIServices: Sendable {
     let pool: ConnectionPool
+    let queue: QueueStore
     let workflows: [String: WorkflowDefinition]
     let queries: RunQueries
     let runs: RunStore
@@ -48,7 +49,7 @@ public final class APIServer: Service, Sendable {
         let queries = RunQueries(pool: pool)
         let watcher = EventWatcher(queries: queries, logger: logger)
         let services = APIServices(
-            pool: pool, workflows: workflows, queries: queries, runs: RunStore(pool: pool),
+            pool: pool, queue: queue, workflows: workflows, queries: queries, runs: RunStore(pool: pool),
             operations: OperatorStore(pool: pool, queue: queue), deadLetters: DeadLetterStore(pool: pool), tokens: TokenStore(pool: pool),
             workers: WorkerStore(pool: pool), stats: StatsStore(pool: pool), events: watcher, metrics: APIMetrics(), artifactsRoot: configuration.artifactsRoot.standardizedFileURL)
         let router = Router(context: APIContext.self)
@@ -62,6 +63,7 @@ public final class APIServer: Service, Sendable {
         WorkersController(services: services).register(in: table)
         DeadLettersController(services: services).register(in: table)
         TokensController(services: services).register(in: table)
+        WorkerController(services: services).register(in: table)
         routes = table.routes
         let port = self.port
         application = Application(

@@ -21,10 +21,7 @@ public struct AppContext: Sendable {
     /// pending migrations.
     public static func make(databaseURL: String?, workflowsDirectory: String, poolSize: Int = 4, migrate: Bool = true,
                             logger: Logger = Logger(label: "baton")) async throws -> AppContext {
-        var handlers = HandlerRegistry()
-        BuiltinHandlers.register(into: &handlers)
-        let spec = SpecSettings.fromEnvironment()
-        SpecHandlers.register(into: &handlers, configuration: spec)
+        let (handlers, spec) = makeHandlers()
         let workflows = try WorkflowLoader.loadDirectory(URL(fileURLWithPath: workflowsDirectory), knownHandlers: handlers.names)
         let url = try databaseURL ?? EmbeddedPostgres(directory: URL(fileURLWithPath: "var/postgres", isDirectory: true).standardizedFileURL).start()
         let pool = ConnectionPool(conninfo: url, size: poolSize, logger: logger)
@@ -36,6 +33,15 @@ public struct AppContext: Sendable {
         }
         return AppContext(databaseURL: url, pool: pool, queue: QueueStore(pool: pool), runs: RunStore(pool: pool),
                           workflows: workflows, handlers: handlers, spec: spec, logger: logger)
+    }
+
+    /// Every handler this build has (built-in and spec workflow), configured from the environment.
+    public static func makeHandlers() -> (HandlerRegistry, SpecConfiguration) {
+        var handlers = HandlerRegistry()
+        BuiltinHandlers.register(into: &handlers)
+        let spec = SpecSettings.fromEnvironment()
+        SpecHandlers.register(into: &handlers, configuration: spec)
+        return (handlers, spec)
     }
 
     public func workflow(named name: String) throws -> WorkflowDefinition {

@@ -16,10 +16,11 @@ struct PreflightOptions: ParsableArguments {
 
 /// What a worker checks before it takes work: the spec workflow's checks plus the database's.
 enum WorkerPreflight {
-    static func make(spec: SpecConfiguration, databaseURL: String, offered: [String], options: PreflightOptions,
+    /// Without a database URL (a remote worker), no database check.
+    static func make(spec: SpecConfiguration, databaseURL: String?, offered: [String], options: PreflightOptions,
                      env: [String: String] = ProcessInfo.processInfo.environment) -> Preflight {
         let settings = SpecSettings.preflight(env)
-        let checks = [database(databaseURL)]
+        let checks = (databaseURL.map { [database($0)] } ?? [])
             + SpecPreflight(configuration: spec, specifyCommand: settings.specify, repositories: settings.repositories?.exact ?? []).checks
         return Preflight(checks: checks, offered: offered, timeout: .milliseconds(Int64(options.timeout * 1000)),
                          ttl: .milliseconds(Int64(max(options.interval, 1) * 1000)))

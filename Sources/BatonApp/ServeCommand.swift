@@ -31,8 +31,10 @@ struct ServeCommand: AsyncParsableCommand {
         let api = APIServer(pool: context.pool, queue: context.queue, workflows: context.workflows, configuration: server.configuration(),
                             logger: context.logger)
         try await announce(api, context: context)
-        let group = ServiceGroup(configuration: .init(services: [.init(service: api)], gracefulShutdownSignals: [.sigterm, .sigint],
-                                                      logger: context.logger))
+        // Remote workers cannot rescue (no database access): the server returns their expired leases to the queue.
+        let rescue = RescueService(source: context.queue, queues: Array(Set(context.workflows.values.map(\.queue))).sorted(), logger: context.logger)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: api), .init(service: rescue)],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: context.logger))
         try await group.run()
     }
 }

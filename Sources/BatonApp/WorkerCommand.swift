@@ -20,6 +20,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Crashes before a step is quarantined as crash_loop.") var maxCrashes: Int = 3
     @Option(help: "Shutdown grace period in seconds.") var grace: Double = 30
     @Option(help: "Worker id (default host-pid-random).") var id: String?
+    @Option(help: "Work through this Baton server's remote-worker protocol instead of the database (env BATON_SERVER); the worker token comes from BATON_WORKER_TOKEN.") var server: String?
     @Flag(inversion: .prefixedNo, help: "Run step N+1 of a chain here, leased in step N's commit, when this worker can.") var eagerHandoff = true
     @Flag(help: "Exit non-zero, printing the failed checks, when any preflight check fails at startup (default: start, advertising only the capabilities that passed).")
     var requirePreflight = false
@@ -27,7 +28,6 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
-        let context = try await global.context(poolSize: 4)
         let caps = Capabilities.parse(capabilities ?? env["BATON_CAPABILITIES"])
         let configuration = WorkerConfiguration(
             id: id ?? WorkerConfiguration.defaultID(),
@@ -38,7 +38,11 @@ struct WorkerCommand: AsyncParsableCommand {
             lease: .milliseconds(Int64(lease * 1000)), heartbeatInterval: .milliseconds(Int64(heartbeat * 1000)),
             pollInterval: .milliseconds(Int64(poll * 1000)), rescueInterval: .milliseconds(Int64(rescue * 1000)),
             maxCrashes: maxCrashes, shutdownGrace: .milliseconds(Int64(grace * 1000)), eagerHandoff: eagerHandoff)
-        let checks = WorkerPreflight.make(spec: context.spec, databaseURL: context.databaseURL, offered: caps, options: preflight)
+        let remote = server ?? env["BATON_SERVER"].flatMap { $0.isEmpty ? nil : $0 }
+        // A remote worker has no database: its preflight checks everything else.
+        let context = remote == nil ? try await global.context(poolSize: 4) : nil
+        let checks = WorkerPreflight.make(spec: context?.spec ?? SpecSettings.fromEnvironment(), databaseURL: context?.databaseURL,
+                                          offered: caps, options: preflight)
         let report = await checks.current()
         if !report.failed.isEmpty {
             let table = WorkerPreflight.table(report)
@@ -46,9 +50,14 @@ struct WorkerCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("preflight failed; not starting (--require-preflight):\n\(table)\n".utf8))
                 throw ExitCode(3)
             }
-            context.logger.warning("preflight: some checks failed; this worker advertises only what passed\n\(table)")
+            global.logger().warning("preflight: some checks failed; this worker advertises only what passed\n\(table)")
         }
-        try await WorkerRunner.run(context: context, configurations: [configuration], legitimacy: WorkerPreflight.legitimacy(checks))
+        if let remote {
+            try await RemoteWorkerRunner.run(server: remote, configuration: configuration, legitimacy: WorkerPreflight.legitimacy(checks),
+                                             logger: global.logger())
+        } else if let context {
+            try await WorkerRunner.run(context: context, configurations: [configuration], legitimacy: WorkerPreflight.legitimacy(checks))
+        }
     }
 }
 

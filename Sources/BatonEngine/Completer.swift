@@ -6,7 +6,7 @@ import Logging
 /// outcomes that arrive while flushes are in flight go together in the next one (throughput). Up to
 /// `maxInFlight` batches commit at once, on separate connections (their jobs, and so their runs, differ).
 final class Completer: @unchecked Sendable {
-    private let queue: QueueStore
+    private let queue: any JobSource
     private let maxBatch: Int
     private let logger: Logger
     /// Called after each committed batch with what happened to each job.
@@ -17,7 +17,7 @@ final class Completer: @unchecked Sendable {
     private let maxInFlight: Int
     private var idleWaiters: [@Sendable () -> Void] = []
 
-    init(queue: QueueStore, maxBatch: Int, maxInFlight: Int = 2, logger: Logger) {
+    init(queue: any JobSource, maxBatch: Int, maxInFlight: Int = 2, logger: Logger) {
         self.queue = queue
         self.maxInFlight = max(1, maxInFlight)
         self.maxBatch = maxBatch

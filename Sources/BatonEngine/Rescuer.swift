@@ -6,12 +6,12 @@ import Logging
 /// crash; a step that has crashed its worker `maxCrashes` times goes to the dead letters as `crash_loop`.
 /// A job whose run was cancelled meanwhile is cancelled instead.
 public struct Rescuer: Sendable {
-    let queue: QueueStore
+    let queue: any JobSource
     let queueName: String
     let maxCrashes: Int
     let logger: Logger
 
-    public init(queue: QueueStore, queueName: String, maxCrashes: Int, logger: Logger) {
+    public init(queue: any JobSource, queueName: String, maxCrashes: Int, logger: Logger) {
         self.queue = queue
         self.queueName = queueName
         self.maxCrashes = maxCrashes
@@ -23,7 +23,7 @@ public struct Rescuer: Sendable {
     public func rescueOnce() async -> Int {
         let maxCrashes = maxCrashes
         do {
-            let rescued = try await queue.rescueExpired(queue: queueName) { job, cancelRequested in
+            let rescued = try await queue.rescueExpired(queue: queueName, limit: 100) { job, cancelRequested in
                 var outcome = JobOutcome(job: job, kind: .crashed)
                 outcome.error = StepError.workerLost
                 if cancelRequested {

@@ -11,8 +11,7 @@ import ServiceLifecycle
 /// leases and delivers cancels, and a rescuer that returns other workers' expired leases to the queue.
 public final class Worker: Service, Sendable {
     public let configuration: WorkerConfiguration
-    private let queue: QueueStore
-    private let runs: RunStore
+    private let queue: any JobSource
     private let handlers: HandlerRegistry
     private let logger: Logger
     private let held: HeldJobs
@@ -27,11 +26,18 @@ public final class Worker: Service, Sendable {
     /// The capabilities the worker claims with: the configured ones that its preflight proved.
     private let advertised: Locked<[String]>
 
-    public init(configuration: WorkerConfiguration, queue: QueueStore, runs: RunStore, handlers: HandlerRegistry,
+    /// A worker on the database directly. (`runs` is kept for existing callers: the worker registers itself
+    /// through `queue`, on the same database.)
+    public convenience init(configuration: WorkerConfiguration, queue: QueueStore, runs: RunStore, handlers: HandlerRegistry,
+                            legitimacy: Legitimacy = Legitimacy(), logger: Logger) {
+        self.init(configuration: configuration, source: queue, handlers: handlers, legitimacy: legitimacy, logger: logger)
+    }
+
+    /// A worker on any job source (the database, or a Baton server for a remote worker).
+    public init(configuration: WorkerConfiguration, source queue: any JobSource, handlers: HandlerRegistry,
                 legitimacy: Legitimacy = Legitimacy(), logger: Logger) {
         self.configuration = configuration
         self.queue = queue
-        self.runs = runs
         self.handlers = handlers
         self.legitimacy = legitimacy
         advertised = Locked(legitimacy.preflight == nil ? configuration.capabilities : [])
@@ -74,16 +80,15 @@ public final class Worker: Service, Sendable {
     public func run() async throws {
         var report: PreflightReport?
         if let preflight = legitimacy.preflight {
-            let workers = WorkerStore(pool: runs.pool)
-            await preflight.onReport { [weak self] report in await self?.adopt(report, store: workers) }
+            await preflight.onReport { [weak self] report in await self?.adopt(report) }
             let current = await preflight.current()
             advertised.value = current.capabilities
             report = current
         }
-        try await runs.registerWorker(id: configuration.id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()),
-                                      queue: configuration.queue, capabilities: advertised.value, offered: configuration.capabilities,
+        try await queue.registerWorker(id: configuration.id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()),
+                                       queue: configuration.queue, capabilities: advertised.value, offered: configuration.capabilities,
                                       concurrency: configuration.concurrency)
-        if let report { try await WorkerStore(pool: runs.pool).record(workerID: configuration.id, report: report) }
+        if let report { try await queue.recordPreflight(workerID: configuration.id, report: report) }
         logger.info("worker started", metadata: [
             "baton.queue": "\(configuration.queue)", "baton.concurrency": "\(configuration.concurrency)",
             "baton.capabilities": "\(advertised.value.joined(separator: ","))",
@@ -101,12 +106,12 @@ public final class Worker: Service, Sendable {
         } onGracefulShutdown: {
             self.beginShutdown()
         }
-        try? await runs.setWorkerStatus(id: configuration.id, status: "stopped")
+        try? await queue.setWorkerStatus(id: configuration.id, status: "stopped")
         logger.info("worker stopped")
     }
 
     /// A new preflight report: advertise what it proved (and store it, once the worker is registered).
-    private func adopt(_ report: PreflightReport, store: WorkerStore) async {
+    private func adopt(_ report: PreflightReport) async {
         let before = advertised.value
         advertised.value = report.capabilities
         if before != report.capabilities {
@@ -115,7 +120,7 @@ public final class Worker: Service, Sendable {
                 "baton.preflight.failed": "\(report.failed.map(\.name).joined(separator: ","))",
             ])
         }
-        do { try await store.record(workerID: configuration.id, report: report) } catch {
+        do { try await queue.recordPreflight(workerID: configuration.id, report: report) } catch {
             logger.error("could not store preflight results", metadata: ["error": "\(error)"])
         }
         wake.signal()
@@ -330,7 +335,7 @@ public final class Worker: Service, Sendable {
     // MARK: Shutdown
 
     private func shutDown() async {
-        try? await runs.setWorkerStatus(id: configuration.id, status: "stopping")
+        try? await queue.setWorkerStatus(id: configuration.id, status: "stopping")
         for job in held.takeBuffered() {
             var outcome = JobOutcome(job: job, kind: .release)
             outcome.finishedAt = Date()
@@ -379,7 +384,7 @@ final class Flag: @unchecked Sendable {
 
 /// Writes a running step's events and artifact records under its lease (see `QueueStore.appendEvent`).
 struct LeasedRecorder: StepEventSink, StepArtifactSink {
-    let queue: QueueStore
+    let queue: any JobSource
     let job: ClaimedJob
     let logger: Logger
 

@@ -85,13 +85,26 @@ public final class QueueStore: Sendable {
     /// Leases up to `limit` ready jobs of `queue` whose required capabilities the worker has, by priority
     /// then `run_at`. Each claim bumps the job's lease epoch, marks its attempt running, and records an event.
     public func claim(queue: String, workerID: String, capabilities: [String], limit: Int, lease: Duration) async throws -> [ClaimedJob] {
+        try await claim(queue: queue, workerID: workerID, capabilities: capabilities, limit: limit, lease: lease, policy: WorkerPolicy())
+    }
+
+    /// As `claim` above, limited to what `policy` allows (a remote worker's token): jobs of other repositories,
+    /// workflows or steps are not claimed (an empty list allows all). The policy's capabilities are the
+    /// caller's to apply to `capabilities`.
+    public func claim(queue: String, workerID: String, capabilities: [String], limit: Int, lease: Duration, policy: WorkerPolicy) async throws -> [ClaimedJob] {
         guard limit > 0 else { return [] }
         let leaseMs = lease.milliseconds
+        let (repositories, workflows, steps) = (policy.repositories, policy.workflows, policy.steps)
         return try await pool.withConnection { connection in
             let rows = try connection.query("""
                 WITH picked AS (
-                    SELECT id FROM baton.jobs
+                    SELECT id FROM baton.jobs c
                     WHERE queue = \(queue) AND lease_owner IS NULL AND run_at <= now() AND required_capabilities <@ \(capabilities)::text[]
+                      AND (cardinality(\(steps)::text[]) = 0 OR c.step = ANY(\(steps)::text[]))
+                      AND (cardinality(\(repositories)::text[]) + cardinality(\(workflows)::text[]) = 0 OR EXISTS (
+                          SELECT 1 FROM baton.runs r WHERE r.id = c.run_id
+                            AND (cardinality(\(repositories)::text[]) = 0 OR r.repository = ANY(\(repositories)::text[]))
+                            AND (cardinality(\(workflows)::text[]) = 0 OR r.workflow = ANY(\(workflows)::text[]))))
                     ORDER BY priority, run_at, id
                     LIMIT \(limit)
                     FOR UPDATE SKIP LOCKED
@@ -207,22 +220,33 @@ public final class QueueStore: Sendable {
     /// Returns false when the lease is gone (nothing was written).
     @discardableResult
     public func appendEvent(job: ClaimedJob, level: String, kind: String, message: String, payload: String) async throws -> Bool {
+        try await appendEvent(jobID: job.id, epoch: job.leaseEpoch, owner: job.leaseOwner, level: level, kind: kind, message: message, payload: payload)
+    }
+
+    /// As above, for a job known by its fence only (the remote-worker protocol).
+    @discardableResult
+    public func appendEvent(jobID: Int64, epoch: Int64, owner: String, level: String, kind: String, message: String, payload: String) async throws -> Bool {
         try await pool.withConnection { connection in
             try connection.query("""
                 INSERT INTO baton.run_events (run_id, step, attempt, level, kind, message, payload)
                 SELECT j.run_id, j.step, j.attempt, \(level), \(kind), \(message), \(payload)::jsonb
-                FROM baton.jobs j WHERE j.id = \(job.id) AND j.lease_epoch = \(job.leaseEpoch) AND j.lease_owner = \(job.leaseOwner)
+                FROM baton.jobs j WHERE j.id = \(jobID) AND j.lease_epoch = \(epoch) AND j.lease_owner = \(owner)
                 """).affected == 1
         }
     }
 
     /// Records (or re-records) a file the step wrote, under the same fence as events.
     public func recordArtifact(job: ClaimedJob, _ artifact: ArtifactRecord) async throws -> Bool {
+        try await recordArtifact(jobID: job.id, epoch: job.leaseEpoch, owner: job.leaseOwner, artifact)
+    }
+
+    /// As above, for a job known by its fence only (the remote-worker protocol).
+    public func recordArtifact(jobID: Int64, epoch: Int64, owner: String, _ artifact: ArtifactRecord) async throws -> Bool {
         try await pool.withConnection { connection in
             try connection.query("""
                 INSERT INTO baton.artifacts (run_id, step, kind, relative_path, content_type, size_bytes, sha256)
                 SELECT j.run_id, j.step, \(artifact.kind), \(artifact.relativePath), \(artifact.contentType), \(artifact.sizeBytes)::bigint, \(artifact.sha256)
-                FROM baton.jobs j WHERE j.id = \(job.id) AND j.lease_epoch = \(job.leaseEpoch) AND j.lease_owner = \(job.leaseOwner)
+                FROM baton.jobs j WHERE j.id = \(jobID) AND j.lease_epoch = \(epoch) AND j.lease_owner = \(owner)
                 ON CONFLICT (run_id, relative_path) DO UPDATE
                     SET step = excluded.step, kind = excluded.kind, content_type = excluded.content_type,
                         size_bytes = excluded.size_bytes, sha256 = excluded.sha256, created_at = now()

@@ -31,7 +31,10 @@ public struct EnqueueResult: Sendable, Equatable {
 }
 
 /// A job a worker holds under a lease. `leaseEpoch` fences everything the worker writes for it.
-public struct ClaimedJob: Sendable, Equatable, Decodable {
+///
+/// Its `Codable` form (snake_case keys, as the database functions build it) is also what the remote-worker
+/// protocol sends, so a field added here reaches remote workers without other changes.
+public struct ClaimedJob: Sendable, Equatable, Codable {
     public var id: Int64
     public var runID: UUID
     public var workflowID: Int64
@@ -86,11 +89,19 @@ public struct CompletionResult: Sendable, Equatable {
     public var accepted: Bool
     /// The next step, already leased to the same worker (eager handoff).
     public var successor: ClaimedJob?
+
+    public init(accepted: Bool, successor: ClaimedJob? = nil) {
+        self.accepted = accepted
+        self.successor = successor
+    }
 }
 
 /// What a worker (or the reaper) decided for one claimed job, applied fenced by `baton.complete_jobs`.
-public struct JobOutcome: Sendable, Encodable {
-    public enum Kind: String, Sendable, Encodable {
+///
+/// Its `Codable` form is what `baton.complete_jobs` reads and what a remote worker sends: a field added to
+/// `encode(to:)` must be read back in `init(from:)` (WorkerProtocolTests round-trips one over HTTP).
+public struct JobOutcome: Sendable, Codable {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
         case succeeded, retry, crashed, failed, cancelled, release, blocked
         case deadLetter = "dead_letter"
     }
@@ -143,6 +154,37 @@ public struct JobOutcome: Sendable, Encodable {
         try c.encodeIfPresent(deadReason, forKey: .deadReason)
         try c.encodeIfPresent(eagerLease?.milliseconds, forKey: .eagerLease)
         try c.encodeIfPresent(capabilities, forKey: .capabilities)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        // A remote worker may leave out the job and owner: the server takes them from the path and the token.
+        jobID = try c.decodeIfPresent(Int64.self, forKey: .jobID) ?? 0
+        epoch = try c.decode(Int64.self, forKey: .epoch)
+        owner = try c.decodeIfPresent(String.self, forKey: .owner) ?? ""
+        kind = try c.decode(Kind.self, forKey: .kind)
+        finishedAt = try c.decodeIfPresent(String.self, forKey: .finishedAt).flatMap(Self.date(timestamp:))
+        output = try c.decodeIfPresent(String.self, forKey: .output)
+        if let code = try c.decodeIfPresent(String.self, forKey: .errorCode) {
+            error = StepError(code: code, message: try c.decodeIfPresent(String.self, forKey: .errorMessage) ?? "",
+                              retryable: try c.decodeIfPresent(Bool.self, forKey: .errorRetryable) ?? false)
+        }
+        delayMilliseconds = try c.decodeIfPresent(Int64.self, forKey: .delayMilliseconds)
+        priority = try c.decodeIfPresent(Int.self, forKey: .priority)
+        runOutcome = try c.decodeIfPresent(String.self, forKey: .runOutcome)
+        deadReason = try c.decodeIfPresent(DeadLetterReason.self, forKey: .deadReason)
+        eagerLease = try c.decodeIfPresent(Int64.self, forKey: .eagerLease).map { .milliseconds($0) }
+        capabilities = try c.decodeIfPresent([String].self, forKey: .capabilities)
+    }
+
+    /// Reads what `timestamp(_:)` writes (microseconds kept).
+    static func date(timestamp: String) -> Date? {
+        let parts = timestamp.split(separator: ".")
+        guard parts.count == 2, parts[1].hasSuffix("Z"), let micros = Int(parts[1].dropLast()), parts[1].count == 7 else { return nil }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        guard let seconds = formatter.date(from: parts[0] + "Z") else { return nil }
+        return seconds.addingTimeInterval(Double(micros) / 1_000_000)
     }
 
     /// ISO 8601 with microseconds, which PostgreSQL reads as timestamptz.

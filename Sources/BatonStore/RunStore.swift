@@ -180,6 +180,18 @@ public final class RunStore: Sendable {
         }
     }
 
+    /// Records that a remote worker called in (each claim): registers it the first time, else marks it seen.
+    public func sawRemoteWorker(id: String, host: String, pid: Int, queue: String, capabilities: [String], concurrency: Int) async throws {
+        try await pool.withConnection { connection in
+            try connection.query("""
+                INSERT INTO baton.workers (id, host, pid, queue, capabilities, concurrency, status)
+                VALUES (\(id), \(host), \(pid), \(queue), \(capabilities)::text[], \(concurrency), 'running')
+                ON CONFLICT (id) DO UPDATE SET status = 'running', last_seen_at = now(), stopped_at = NULL, host = excluded.host,
+                    pid = excluded.pid, queue = excluded.queue, capabilities = excluded.capabilities, concurrency = excluded.concurrency
+                """)
+        }
+    }
+
     public func setWorkerStatus(id: String, status: String) async throws {
         try await pool.withConnection { connection in
             try connection.query("""

@@ -27,51 +27,66 @@ public final class StatsStore: Sendable {
 
     public init(pool: ConnectionPool) { self.pool = pool }
 
-    /// One consistent snapshot (one transaction). Attempts are counted over the whole history.
+    /// One consistent snapshot (one read-only transaction) whose cost does not grow with the history: the jobs
+    /// table (only waiting and running work), runs that are queued or running (indexed, as few as the work in
+    /// flight), and the counters migration 4's triggers keep (`baton.attempt_counts`, `baton.status_counts`),
+    /// whose size depends on the number of steps and statuses, not on how many runs there were.
     public func snapshot() async throws -> QueueStats {
-        let bounds = Self.durationBuckets.map { String($0) }
-        return try await pool.transaction { connection in
+        try await pool.transaction { connection in
             try connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             var stats = QueueStats()
+            var leased = 0
             for row in try connection.query("""
                 SELECT queue, CASE WHEN lease_owner IS NOT NULL THEN 'leased' WHEN run_at > now() THEN 'scheduled' ELSE 'ready' END AS state,
                        count(*) AS n FROM baton.jobs GROUP BY 1, 2 ORDER BY 1, 2
                 """) {
-                stats.jobs.append((try row.decode("queue"), try row.decode("state"), try row.decode("n")))
-            }
-            for row in try connection.query("SELECT status, count(*) AS n FROM baton.runs GROUP BY status ORDER BY status") {
-                stats.runs.append((try row.decode("status"), try row.decode("n")))
+                let job = (queue: try row.decode("queue", as: String.self), state: try row.decode("state", as: String.self), count: try row.decode("n", as: Int.self))
+                stats.jobs.append(job)
+                if job.state == "leased" { leased += job.count }
             }
             for row in try connection.query("""
-                SELECT status, count(*) AS n, count(*) FILTER (WHERE attempt > 1) AS retries,
-                       count(*) FILTER (WHERE lease_epoch IS NOT NULL) AS claims
-                FROM baton.step_attempts GROUP BY status ORDER BY status
+                SELECT status, sum(n)::bigint AS n FROM (
+                    SELECT status, count(*) AS n FROM baton.runs WHERE status IN ('queued', 'running') GROUP BY status
+                    UNION ALL
+                    SELECT status, sum(n) FROM baton.status_counts WHERE metric = 'runs' GROUP BY status
+                ) s GROUP BY status ORDER BY status
                 """) {
-                stats.attempts.append((try row.decode("status"), try row.decode("n")))
-                stats.retries += try row.decode("retries", as: Int.self)
-                stats.claims += try row.decode("claims", as: Int.self)
+                stats.runs.append((try row.decode("status"), try row.decode("n")))
             }
-            for row in try connection.query("SELECT triage_status, count(*) AS n FROM baton.dead_letters GROUP BY 1 ORDER BY 1") {
-                stats.deadLetters.append((try row.decode("triage_status"), try row.decode("n")))
+            // A running attempt has a leased job; once it ends (or is handed back) its claim is in `claimed`.
+            stats.claims = leased
+            for row in try connection.query("""
+                SELECT status, sum(attempts)::bigint AS n, sum(retries)::bigint AS retries, sum(claimed)::bigint AS claimed
+                FROM baton.attempt_counts GROUP BY status ORDER BY status
+                """) {
+                let status: String = try row.decode("status")
+                stats.claims += try row.decode("claimed", as: Int.self)
+                guard status != "queued" else { continue }  // handed back, not finished
+                stats.attempts.append((status, try row.decode("n")))
+                stats.retries += try row.decode("retries", as: Int.self)
+            }
+            for row in try connection.query("""
+                SELECT status, sum(n)::bigint AS n FROM baton.status_counts WHERE metric = 'dead_letters' GROUP BY status ORDER BY status
+                """) {
+                stats.deadLetters.append((try row.decode("status"), try row.decode("n")))
             }
             var histograms: [String: QueueStats.Histogram] = [:]
             var order: [String] = []
             for row in try connection.query("""
-                WITH d AS (
-                    SELECT step, extract(epoch FROM finished_at - started_at)::float8 AS seconds FROM baton.step_attempts
-                    WHERE finished_at IS NOT NULL AND started_at IS NOT NULL
-                )
-                SELECT d.step, b.i, count(*) FILTER (WHERE d.seconds <= b.bound) AS n,
-                       (SELECT count(*) FROM d d2 WHERE d2.step = d.step) AS total, (SELECT sum(seconds) FROM d d2 WHERE d2.step = d.step) AS total_seconds
-                FROM d CROSS JOIN unnest(\(bounds)::float8[]) WITH ORDINALITY AS b(bound, i)
-                GROUP BY d.step, b.i ORDER BY d.step, b.i
+                SELECT step, bound, sum(attempts)::bigint AS n, sum(seconds) AS seconds
+                FROM baton.attempt_counts WHERE bound >= 0 GROUP BY step, bound ORDER BY step, bound
                 """) {
                 let step: String = try row.decode("step")
                 if histograms[step] == nil {
                     order.append(step)
-                    histograms[step] = .init(step: step, buckets: [], count: try row.decode("total"), sum: try row.decode("total_seconds"))
+                    histograms[step] = .init(step: step, buckets: Array(repeating: 0, count: Self.durationBuckets.count), count: 0, sum: 0)
                 }
-                histograms[step]!.buckets.append(try row.decode("n"))
+                let bound: Double = try row.decode("bound")
+                let count: Int = try row.decode("n")
+                histograms[step]!.count += count
+                histograms[step]!.sum += try row.decode("seconds", as: Double.self)
+                // Cumulative, as Prometheus expects: an attempt counts in its own bucket and every larger one.
+                for (index, upper) in Self.durationBuckets.enumerated() where bound <= upper { histograms[step]!.buckets[index] += count }
             }
             stats.stepDurations = order.compactMap { histograms[$0] }
             return stats

@@ -75,9 +75,8 @@ public final class TokenStore: Sendable {
     /// Creates a token; returns it and its secret, which is not stored and cannot be shown again.
     public func create(name: String, role: TokenRole, policy: WorkerPolicy = WorkerPolicy(), expiresInSeconds: Int? = nil,
                        createdBy: String) async throws -> (TokenRecord, secret: String) {
-        let trimmed = name.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty, trimmed.count <= 100, trimmed.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@:".contains($0) }) else {
-            throw StoreError.invalid("token name must be 1-100 letters, digits or - _ . @ :")
+        guard !name.isEmpty, name.count <= 100, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.@:".contains($0)) }) else {
+            throw StoreError.invalid("token name must be 1-100 ASCII letters, digits or - _ . @ :")
         }
         if let expiresInSeconds, expiresInSeconds <= 0 { throw StoreError.invalid("expiry must be in the future") }
         let secret = Self.newSecret()
@@ -87,14 +86,14 @@ public final class TokenStore: Sendable {
             let record = try await pool.withConnection { connection in
                 try connection.query("""
                     INSERT INTO baton.api_tokens (id, name, role, token_hash, policy, created_by, expires_at)
-                    VALUES (\(id), \(trimmed), \(role.rawValue), encode(sha256(convert_to(\(secret), 'UTF8')), 'hex'), \(policyJSON)::jsonb,
+                    VALUES (\(id), \(name), \(role.rawValue), encode(sha256(convert_to(\(secret), 'UTF8')), 'hex'), \(policyJSON)::jsonb,
                             \(createdBy), CASE WHEN \(expiresInSeconds)::bigint IS NULL THEN NULL ELSE now() + make_interval(secs => \(expiresInSeconds)::bigint) END)
                     RETURNING \(trusted: Self.columns)
                     """).map(Self.record).first!
             }
             return (record, secret)
         } catch let error as PQError where error.isUniqueViolation {
-            throw StoreConflict(code: "token_name_taken", message: "a live token named \"\(trimmed)\" exists already; revoke it first or choose another name")
+            throw StoreConflict(code: "token_name_taken", message: "a live token named \"\(name)\" exists already; revoke it first or choose another name")
         }
     }
 

@@ -24,7 +24,22 @@ struct AuthTests {
                 #expect(reply.status == 200, "\(route) is open but answered \(reply.status)")
                 continue
             }
-            if required == .worker { continue }  // the worker protocol has its own header; see WorkerProtocolTests
+            if required == .worker {
+                // The worker protocol has its own header: no token or an unknown one is 401, a bearer token in it 403.
+                let header = "X-Baton-Worker-Token"
+                #expect(try await api.request(route.method, path, role: nil, json: body).status == 401, "\(route) without a worker token")
+                #expect(try await api.request(route.method, path, role: nil, json: body, headers: [(header, "baton_not-a-real-token")]).status == 401)
+                for role in TokenRole.allCases {
+                    let reply = try await api.request(route.method, path, role: nil, json: body, headers: [(header, api.tokens[role]!)])
+                    if role == .worker {
+                        #expect(reply.status != 401 && reply.status != 403 && reply.status < 500, "\(route) as worker: \(reply.status) \(reply.text)")
+                    } else {
+                        #expect(reply.status == 403 && reply.errorCode == "forbidden", "\(route) with a \(role) token: \(reply.status)")
+                    }
+                    checked += 1
+                }
+                continue
+            }
             let anonymous = try await api.request(route.method, path, role: nil, json: body)
             #expect(anonymous.status == 401, "\(route) without a token: \(anonymous.status)")
             #expect(anonymous.errorCode == "unauthenticated")

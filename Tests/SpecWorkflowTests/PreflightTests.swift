@@ -52,7 +52,8 @@ struct PreflightTests {
         fixture.configuration.agent.executable = unique
         let started = ContinuousClock.now
         let report = await fixture.preflight(specify: unique, timeout: .seconds(1)).refresh()
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // The stand-in hangs for 300 s; a generous bound keeps a busy machine from failing the test.
+        #expect(ContinuousClock.now - started < .seconds(30))
         for name in ["codex_cli", "codex_login", "spec_kit_cli"] {
             let check = try result(report, name)
             #expect(check.status == .failed && check.detail.contains("no answer within 1s"), "\(check)")

@@ -1,0 +1,41 @@
+import BatonCore
+import BatonStore
+
+/// Where a `Worker` gets its jobs and sends what happens to them: the database directly (`QueueStore`), or a
+/// Baton server over HTTP for workers without database credentials (the remote-worker protocol).
+///
+/// Every write is fenced by the job's lease (owner and epoch): a worker that lost its lease changes nothing.
+public protocol JobSource: Sendable {
+    /// Announces the worker (the `baton.workers` row) before its first claim: the capabilities it advertises
+    /// (proved by preflight) and those it offers.
+    func registerWorker(id: String, host: String, pid: Int, queue: String, capabilities: [String], offered: [String], concurrency: Int) async throws
+    /// Stores the worker's latest preflight results and what it now advertises.
+    func recordPreflight(workerID: String, report: PreflightReport) async throws
+    func setWorkerStatus(id: String, status: String) async throws
+    func claim(queue: String, workerID: String, capabilities: [String], limit: Int, lease: Duration) async throws -> [ClaimedJob]
+    /// The held jobs whose lease was extended, each with whether its run was cancelled; a missing job was lost.
+    func heartbeat(workerID: String, jobs: [(id: Int64, epoch: Int64)], lease: Duration) async throws -> [Int64: Bool]
+    func complete(_ outcomes: [JobOutcome]) async throws -> [Int64: CompletionResult]
+    func appendEvent(job: ClaimedJob, level: String, kind: String, message: String, payload: String) async throws -> Bool
+    func recordArtifact(job: ClaimedJob, _ artifact: ArtifactRecord) async throws -> Bool
+    /// The definition a run was enqueued with (its retry policies decide what a failure leads to).
+    func workflow(id: Int64) async throws -> WorkflowDefinition
+    /// Returns expired leases of `queue` to the queue; a source that cannot (a remote one: the server's
+    /// rescuer does it) returns 0.
+    func rescueExpired(queue: String, limit: Int, decide: @escaping @Sendable (ClaimedJob, _ cancelRequested: Bool) -> JobOutcome) async throws -> Int
+}
+
+extension QueueStore: JobSource {
+    public func registerWorker(id: String, host: String, pid: Int, queue: String, capabilities: [String], offered: [String], concurrency: Int) async throws {
+        try await RunStore(pool: pool).registerWorker(id: id, host: host, pid: pid, queue: queue, capabilities: capabilities, offered: offered,
+                                                      concurrency: concurrency)
+    }
+
+    public func recordPreflight(workerID: String, report: PreflightReport) async throws {
+        try await WorkerStore(pool: pool).record(workerID: workerID, report: report)
+    }
+
+    public func setWorkerStatus(id: String, status: String) async throws {
+        try await RunStore(pool: pool).setWorkerStatus(id: id, status: status)
+    }
+}

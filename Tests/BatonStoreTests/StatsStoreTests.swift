@@ -1,0 +1,108 @@
+import BatonCore
+import BatonEngine
+import BatonStore
+import BatonTestSupport
+import Foundation
+import Logging
+import PQ
+import Testing
+
+/// `/metrics` figures come from counters that triggers keep; they must say what a count over the whole
+/// history would say (and what the history said before the counters existed must be counted once).
+@Suite("metric counters")
+struct StatsStoreTests {
+    /// The figures recomputed from the history, the way `StatsStore` did before migration 4.
+    struct Recount: Equatable, CustomStringConvertible {
+        var runs: [String: Int] = [:]
+        var attempts: [String: Int] = [:]
+        var retries = 0
+        var deadLetters: [String: Int] = [:]
+        var durations: [String: Int] = [:]
+        var description: String { "runs \(runs) attempts \(attempts) retries \(retries) dead letters \(deadLetters) durations \(durations)" }
+    }
+
+    static func recount(_ pool: ConnectionPool) async throws -> Recount {
+        try await pool.withConnection { connection in
+            var recount = Recount()
+            for row in try connection.query("SELECT status, count(*) AS n FROM baton.runs GROUP BY status") {
+                recount.runs[try row.decode("status")] = try row.decode("n")
+            }
+            for row in try connection.query("""
+                SELECT status, count(*) AS n, count(*) FILTER (WHERE attempt > 1) AS retries FROM baton.step_attempts
+                WHERE status IN ('succeeded','failed','blocked','skipped','cancelled','dead_letter') GROUP BY status
+                """) {
+                recount.attempts[try row.decode("status")] = try row.decode("n")
+                recount.retries += try row.decode("retries", as: Int.self)
+            }
+            for row in try connection.query("SELECT triage_status, count(*) AS n FROM baton.dead_letters GROUP BY 1") {
+                recount.deadLetters[try row.decode("triage_status")] = try row.decode("n")
+            }
+            for row in try connection.query("""
+                SELECT step, count(*) AS n FROM baton.step_attempts WHERE started_at IS NOT NULL AND finished_at IS NOT NULL GROUP BY step
+                """) {
+                recount.durations[try row.decode("step")] = try row.decode("n")
+            }
+            return recount
+        }
+    }
+
+    static func counted(_ stats: QueueStats) -> Recount {
+        var recount = Recount()
+        for run in stats.runs { recount.runs[run.status] = run.count }
+        for attempt in stats.attempts { recount.attempts[attempt.status] = attempt.count }
+        recount.retries = stats.retries
+        for letter in stats.deadLetters where letter.count != 0 { recount.deadLetters[letter.triageStatus] = letter.count }
+        for histogram in stats.stepDurations { recount.durations[histogram.step] = histogram.count }
+        return recount
+    }
+
+    @Test func countersAgreeWithTheHistoryBeforeAndAfterTheMigration() async throws {
+        let pool = ConnectionPool(conninfo: try await TestDatabase.freshDatabase(), size: 6)
+        defer { pool.close() }
+        // History made before the counters existed...
+        try await Migrator.migrate(pool, migrations: Migration.all.filter { $0.version < 4 })
+        let queue = QueueStore(pool: pool), runs = RunStore(pool: pool)
+        var handlers = HandlerRegistry()
+        BuiltinHandlers.register(into: &handlers)
+        let name = TestDatabase.uniqueQueue("stats")
+        let chain = WorkflowDefinition(name: "chain", queue: name, steps: [
+            StepDefinition(name: "a", handler: "noop"), StepDefinition(name: "b", handler: "sleep"),
+        ])
+        let doomed = WorkflowDefinition(name: "doomed", queue: name, steps: [
+            StepDefinition(name: "boom", handler: "fail", retry: RetryPolicy(kind: .fixed, base: .milliseconds(5), cap: .milliseconds(5), maxAttempts: 2)),
+        ])
+        func work(_ requests: [EnqueueRequest]) async throws -> [UUID] {
+            let ids = try await queue.enqueue(requests).map(\.runID)
+            var logger = Logger(label: "stats-test")
+            logger.logLevel = .critical
+            let worker = Worker(configuration: WorkerConfiguration(queue: name, concurrency: 4, lease: .seconds(5), heartbeatInterval: .milliseconds(100),
+                                                                   pollInterval: .milliseconds(20), rescueInterval: .seconds(60)),
+                                queue: queue, runs: runs, handlers: handlers, logger: logger)
+            let task = Task { try await worker.run() }
+            #expect(try await eventually { try await runs.countRuns(ids: ids).filter { $0.key.isTerminal }.values.reduce(0, +) == ids.count })
+            worker.beginShutdown()
+            _ = try await task.value
+            return ids
+        }
+        _ = try await work([EnqueueRequest(workflow: chain, input: #"{"sleepMs": 20}"#), EnqueueRequest(workflow: doomed)])
+        try await Migrator.migrate(pool)
+        #expect(Self.counted(try await StatsStore(pool: pool).snapshot()) == (try await Self.recount(pool)))
+
+        // ...and history made since, counted by the triggers: successes, retries, dead letters, a cancel, a triage.
+        let waiting = try await queue.enqueue(EnqueueRequest(workflow: chain, input: #"{"sleepMs": 20}"#)).runID
+        #expect(try await queue.cancelRun(waiting) == .cancelled)
+        _ = try await work((0..<5).map { _ in EnqueueRequest(workflow: chain, input: #"{"sleepMs": 20}"#) } + [EnqueueRequest(workflow: doomed)])
+        try await pool.withConnection { try $0.query("UPDATE baton.dead_letters SET triage_status = 'discarded' WHERE id = (SELECT min(id) FROM baton.dead_letters)") }
+
+        let stats = try await StatsStore(pool: pool).snapshot()
+        let recount = try await Self.recount(pool)
+        #expect(Self.counted(stats) == recount)
+        #expect(recount.runs == ["succeeded": 6, "failed": 2, "cancelled": 1])
+        #expect(recount.deadLetters == ["new": 1, "discarded": 1])
+        #expect(stats.retries == 2 && stats.claims == 6 * 2 + 2 * 2)
+        let b = try #require(stats.stepDurations.first { $0.step == "b" })
+        #expect(b.count == 6 && b.sum >= 6 * 0.02)
+        // Cumulative buckets: none above the count, never decreasing, and the 20 ms sleeps are all under 5 s.
+        #expect(b.buckets == b.buckets.sorted() && b.buckets.last! <= b.count && b.buckets[StatsStore.durationBuckets.firstIndex(of: 5)!] == 6)
+    }
+}
