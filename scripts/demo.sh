@@ -63,11 +63,17 @@ else
   echo "agent: STAND-IN (scripts/standins/codex writes Codex-format JSONL and edits files; it is not Codex)"
 fi
 
+# The Spec Kit CLI: the real `specify` when installed, else its stand-in (preflight requires one for codex work).
+if command -v specify > /dev/null; then specify=specify; else specify="$root/scripts/standins/specify"; fi
+
 export BATON_GIT_URL_TEMPLATE="$root/$demo/remotes/{owner}/{name}.git"
 export BATON_GITHUB_API="http://127.0.0.1:$port" BATON_GITHUB_TOKEN="$token" BATON_CODEX_COMMAND="$agent"
+export BATON_SPECIFY_COMMAND="$specify" BATON_REPOSITORIES=acme/photo-app
 
 $baton migrate
-$baton worker --queue default --concurrency 2 --log-level warning &
+echo "preflight:"
+$baton preflight | sed 's/^/  /'
+$baton worker --queue default --concurrency 2 --log-level warning --require-preflight &
 worker=$!
 trap 'kill -TERM $worker 2>/dev/null; wait $worker 2>/dev/null || true; kill $github 2>/dev/null || true' EXIT
 $baton enqueue spec --repository acme/photo-app --feature-key 001-photo-albums --wait

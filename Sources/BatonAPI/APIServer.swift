@@ -31,6 +31,7 @@ struct APIServices: Sendable {
     let operations: OperatorStore
     let deadLetters: DeadLetterStore
     let tokens: TokenStore
+    let workers: WorkerStore
     let stats: StatsStore
     let events: EventWatcher
     let metrics: APIMetrics
@@ -50,7 +51,7 @@ public final class APIServer: Service, Sendable {
         let services = APIServices(
             pool: pool, queue: queue, workflows: workflows, queries: queries, runs: RunStore(pool: pool),
             operations: OperatorStore(pool: pool, queue: queue), deadLetters: DeadLetterStore(pool: pool), tokens: TokenStore(pool: pool),
-            stats: StatsStore(pool: pool), events: watcher, metrics: APIMetrics(), artifactsRoot: configuration.artifactsRoot.standardizedFileURL)
+            workers: WorkerStore(pool: pool), stats: StatsStore(pool: pool), events: watcher, metrics: APIMetrics(), artifactsRoot: configuration.artifactsRoot.standardizedFileURL)
         let router = Router(context: APIContext.self)
         router.add(middleware: MetricsMiddleware(metrics: services.metrics))
         router.add(middleware: ErrorMiddleware(logger: logger))
@@ -59,6 +60,7 @@ public final class APIServer: Service, Sendable {
         RunsController(services: services).register(in: table)
         EventsController(services: services).register(in: table)
         ArtifactsController(services: services).register(in: table)
+        WorkersController(services: services).register(in: table)
         DeadLettersController(services: services).register(in: table)
         TokensController(services: services).register(in: table)
         WorkerController(services: services).register(in: table)

@@ -62,8 +62,12 @@ struct RunDTO: Encodable, Sendable {
     var startedAt: String?
     var finishedAt: String?
     var steps: [StepDTO]?
+    /// Why the run's next step is not running yet (a scheduled retry, no live worker with its capabilities).
+    var waiting: String?
+    /// What an operator does next, for a blocked or failed run.
+    var next: String?
 
-    init(_ run: RunView, steps: [StepSummary]? = nil) {
+    init(_ run: RunView, steps: [StepSummary]? = nil, waiting: String? = nil) {
         id = run.id.uuidString.lowercased()
         workflow = run.workflow
         workflowVersion = run.workflowVersion
@@ -89,6 +93,12 @@ struct RunDTO: Encodable, Sendable {
         startedAt = run.startedAt
         finishedAt = run.finishedAt
         self.steps = steps?.map(StepDTO.init)
+        self.waiting = waiting
+        switch run.status {
+        case .blocked: next = "fix the cause (\(run.errorCode ?? "see error")), then POST /api/v1/runs/\(id)/retry (baton runs retry \(id))"
+        case .failed: next = "POST /api/v1/runs/\(id)/retry to resume from the failed step (baton runs retry \(id))"
+        default: next = nil
+        }
     }
 }
 

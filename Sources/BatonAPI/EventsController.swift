@@ -84,7 +84,7 @@ struct EventsController: Sendable {
                     after = event.id
                 }
                 if !events.isEmpty { quietSince = ContinuousClock.now; continue }
-                if let status, status.isTerminal || status == .blocked {
+                if let status, status.isSettled {
                     try await writer.write(ByteBuffer(string: "event: end\ndata: {\"status\":\"\(status.rawValue)\"}\n\n"))
                     break
                 }

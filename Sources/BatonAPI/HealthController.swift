@@ -3,7 +3,8 @@ import Foundation
 import Hummingbird
 import PQ
 
-/// `/healthz` (the process answers), `/readyz` (database reachable, migrations current), `/metrics` (Prometheus).
+/// `/healthz` (the process answers), `/readyz` (database reachable, migrations current; with the live workers'
+/// capabilities and failed preflight checks), `/metrics` (Prometheus).
 struct HealthController: Sendable {
     let services: APIServices
 
@@ -24,7 +25,9 @@ struct HealthController: Sendable {
                 return APIError(.serviceUnavailable, "migrations_pending",
                                 "database has pending migrations \(status.pending.map(String.init).joined(separator: ", ")); run `baton migrate`").response()
             }
-            return JSONResponse.make(.ok, ["status": "ready"])
+            // Workers' preflight is information here, not readiness: the API serves while workers are fixed.
+            let workers = try? await withTimeout(.seconds(3)) { try await services.workers.list() }
+            return JSONResponse.make(.ok, Readiness(status: "ready", workers: workers.map(WorkersReadiness.init)))
         } catch {
             return APIError(.serviceUnavailable, "database_unavailable", "the database is not reachable or not usable").response()
         }
@@ -35,6 +38,11 @@ struct HealthController: Sendable {
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
+}
+
+struct Readiness: Encodable, Sendable {
+    var status: String
+    var workers: WorkersReadiness?
 }
 
 struct TimeoutError: Error {}

@@ -81,7 +81,8 @@ struct RunsController: Sendable {
     @Sendable func show(_ request: Request, _ context: APIContext, _ principal: TokenRecord?) async throws -> Response {
         let id = try Validate.runID(context)
         guard let run = try await services.queries.run(id) else { throw APIError.notFound("run \(id.uuidString.lowercased())") }
-        return JSONResponse.make(.ok, RunDTO(run, steps: try await services.queries.steps(runID: id)))
+        let waiting = run.status == .queued || run.status == .running ? try await services.workers.waitingReason(runID: id) : nil
+        return JSONResponse.make(.ok, RunDTO(run, steps: try await services.queries.steps(runID: id), waiting: waiting))
     }
 
     @Sendable func attempts(_ request: Request, _ context: APIContext, _ principal: TokenRecord?) async throws -> Response {

@@ -45,6 +45,16 @@ enum Validate {
         }
     }
 
+    /// A `true`/`false` query parameter.
+    static func flag(_ request: Request, _ name: String) throws -> Bool? {
+        guard let value = request.uri.queryParameters[Substring(name)].map(String.init) else { return nil }
+        switch value {
+        case "true": return true
+        case "false": return false
+        default: throw APIError.invalidField(name, "must be true or false")
+        }
+    }
+
     static func limit(_ value: String?, default fallback: Int, max: Int) throws -> Int {
         guard let value else { return fallback }
         guard let limit = Int(value), (1...max).contains(limit) else { throw APIError.invalidField("limit", "must be an integer from 1 to \(max)") }

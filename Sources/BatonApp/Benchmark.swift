@@ -136,7 +136,7 @@ struct Benchmark {
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: executable)
                 process.arguments = ["worker", "--queue", queue, "--concurrency", "\(settings.concurrency)", "--id", "\(queue)-p\(n)",
-                                     "--database-url", context.databaseURL, "--log-level", "warning", "--poll", "0.2",
+                                     "--database-url", context.databaseURL, "--log-level", "warning", "--poll", "0.2", "--capabilities", "",
                                      settings.eagerHandoff ? "--eager-handoff" : "--no-eager-handoff"]
                 process.standardOutput = FileHandle.nullDevice
                 try process.run()

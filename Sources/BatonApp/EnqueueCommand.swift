@@ -33,7 +33,7 @@ struct EnqueueCommand: AsyncParsableCommand {
         guard wait else { return }
         while true {
             guard let run = try await context.runs.run(result.runID) else { throw ValidationFailure("run vanished") }
-            if run.status.isTerminal {
+            if run.status.isSettled {
                 for attempt in try await context.runs.attempts(runID: run.id) {
                     print("  \(attempt.step) #\(attempt.attempt): \(attempt.status.rawValue)\(attempt.errorCode.map { " (\($0))" } ?? "")")
                 }

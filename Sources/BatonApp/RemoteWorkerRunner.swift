@@ -8,7 +8,7 @@ import ServiceLifecycle
 /// remote-worker protocol), with a worker token from `BATON_WORKER_TOKEN`. No database credentials are needed;
 /// the server applies the token's policy to what it hands out, and rescues this worker's jobs if it dies.
 enum RemoteWorkerRunner {
-    static func run(server: String, configuration: WorkerConfiguration, logger: Logger) async throws {
+    static func run(server: String, configuration: WorkerConfiguration, legitimacy: Legitimacy, logger: Logger) async throws {
         guard let token = ProcessInfo.processInfo.environment["BATON_WORKER_TOKEN"], !token.isEmpty else {
             throw ValidationFailure("--server needs a worker token in BATON_WORKER_TOKEN (make one with `baton tokens create NAME --role worker`)")
         }
@@ -18,7 +18,7 @@ enum RemoteWorkerRunner {
         var logger = logger
         logger[metadataKey: "baton.server"] = "\(server)"
         let source = RemoteJobSource(server: server, token: token, workerID: configuration.id, concurrency: configuration.concurrency, logger: logger)
-        let worker = Worker(configuration: configuration, source: source, handlers: AppContext.makeHandlers().0, logger: logger)
+        let worker = Worker(configuration: configuration, source: source, handlers: AppContext.makeHandlers().0, legitimacy: legitimacy, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: worker)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

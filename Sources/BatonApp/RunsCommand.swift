@@ -75,6 +75,8 @@ struct RunsCommand: AsyncParsableCommand {
                 print("repository \(cell(detail["repository"]))  feature \(cell(detail["featureKey"]))  initiator \(cell(detail["initiator"]))")
                 if let error = detail["error"] as? [String: Any] { print("error \(cell(error["code"])): \(cell(error["message"]))") }
                 if let pr = detail["pullRequest"] as? [String: Any] { print("pull request \(cell(pr["url"]))") }
+                if let waiting = detail["waiting"] as? String { print("waiting: \(waiting)") }
+                if let next = detail["next"] as? String { print("next: \(next)") }
                 let steps = detail["steps"] as? [[String: Any]] ?? []
                 Table.print(["STEP", "STATUS", "ATTEMPTS", "STARTED", "FINISHED", "ERROR"], steps.map { step in
                     [cell(step["name"]), cell(step["status"]), cell(step["attempts"]), cell(step["startedAt"]), cell(step["finishedAt"]),

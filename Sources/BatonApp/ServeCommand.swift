@@ -67,19 +67,22 @@ struct UpCommand: AsyncParsableCommand {
     @OptionGroup var server: ServerOptions
     @Option(help: "Queues to work, comma-separated (env BATON_QUEUE; default: every queue of the loaded workflows).") var queues: String?
     @Option(help: "Handlers running at once per queue (env BATON_CONCURRENCY).") var concurrency: Int?
-    @Option(help: "Comma-separated capabilities this worker has (env BATON_CAPABILITIES).") var capabilities: String?
+    @Option(help: "Comma-separated capabilities this worker offers (env BATON_CAPABILITIES; default codex,git,github); preflight decides which it advertises.") var capabilities: String?
+    @OptionGroup var preflight: PreflightOptions
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
         let context = try await global.context(poolSize: 10)
         let queueNames = (queues ?? env["BATON_QUEUE"]).map { $0.split(separator: ",").map(String.init) }
             ?? Array(Set(context.workflows.values.map(\.queue))).sorted()
-        let caps = (capabilities ?? env["BATON_CAPABILITIES"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let caps = Capabilities.parse(capabilities ?? env["BATON_CAPABILITIES"])
+        let checks = WorkerPreflight.make(spec: context.spec, databaseURL: context.databaseURL, offered: caps, options: preflight)
+        let legitimacy = WorkerPreflight.legitimacy(checks)
         let workers = (queueNames.isEmpty ? ["default"] : queueNames).map { queue in
             Worker(configuration: WorkerConfiguration(
                        id: WorkerConfiguration.defaultID(), queue: queue, capabilities: caps,
                        concurrency: concurrency ?? env["BATON_CONCURRENCY"].flatMap(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount),
-                   queue: context.queue, runs: context.runs, handlers: context.handlers, logger: context.logger)
+                   queue: context.queue, runs: context.runs, handlers: context.handlers, legitimacy: legitimacy, logger: context.logger)
         }
         let listener = Listener(conninfo: context.databaseURL, channels: [QueueStore.wakeChannel], logger: context.logger) { _, payload in
             for worker in workers where payload.isEmpty || payload == worker.configuration.queue { worker.wakeUp() }

@@ -1,3 +1,4 @@
+import BatonEngine
 import Foundation
 import Git
 import SpecWorkflow
@@ -21,5 +22,13 @@ enum SpecSettings {
             author: Signature(name: value("BATON_GIT_AUTHOR_NAME") ?? "Baton", email: value("BATON_GIT_AUTHOR_EMAIL") ?? "baton@localhost"),
             branchPrefix: value("BATON_BRANCH_PREFIX") ?? "baton/",
             defaultBaseBranch: value("BATON_BASE_BRANCH") ?? "main")
+    }
+
+    /// The Spec Kit CLI to check (BATON_SPECIFY_COMMAND) and the repositories this deployment allows
+    /// (BATON_REPOSITORIES: `owner/name` or `owner/*`, comma-separated; unset allows any).
+    static func preflight(_ env: [String: String] = ProcessInfo.processInfo.environment) -> (specify: String, repositories: RepositoryAllowList?) {
+        let specify = env["BATON_SPECIFY_COMMAND"].flatMap { $0.isEmpty ? nil : $0 } ?? "specify"
+        let repositories = env["BATON_REPOSITORIES"].flatMap { $0.isEmpty ? nil : RepositoryAllowList($0.split(separator: ",").map(String.init)) }
+        return (specify, repositories)
     }
 }

@@ -22,10 +22,13 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Worker id (default host-pid-random).") var id: String?
     @Option(help: "Work through this Baton server's remote-worker protocol instead of the database (env BATON_SERVER); the worker token comes from BATON_WORKER_TOKEN.") var server: String?
     @Flag(inversion: .prefixedNo, help: "Run step N+1 of a chain here, leased in step N's commit, when this worker can.") var eagerHandoff = true
+    @Flag(help: "Exit non-zero, printing the failed checks, when any preflight check fails at startup (default: start, advertising only the capabilities that passed).")
+    var requirePreflight = false
+    @OptionGroup var preflight: PreflightOptions
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
-        let caps = (capabilities ?? env["BATON_CAPABILITIES"] ?? "codex,git,github").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let caps = Capabilities.parse(capabilities ?? env["BATON_CAPABILITIES"])
         let configuration = WorkerConfiguration(
             id: id ?? WorkerConfiguration.defaultID(),
             queue: queue ?? env["BATON_QUEUE"] ?? "default",
@@ -35,21 +38,35 @@ struct WorkerCommand: AsyncParsableCommand {
             lease: .milliseconds(Int64(lease * 1000)), heartbeatInterval: .milliseconds(Int64(heartbeat * 1000)),
             pollInterval: .milliseconds(Int64(poll * 1000)), rescueInterval: .milliseconds(Int64(rescue * 1000)),
             maxCrashes: maxCrashes, shutdownGrace: .milliseconds(Int64(grace * 1000)), eagerHandoff: eagerHandoff)
-        if let server = server ?? env["BATON_SERVER"].flatMap({ $0.isEmpty ? nil : $0 }) {
-            try await RemoteWorkerRunner.run(server: server, configuration: configuration, logger: global.logger())
-            return
+        let remote = server ?? env["BATON_SERVER"].flatMap { $0.isEmpty ? nil : $0 }
+        // A remote worker has no database: its preflight checks everything else.
+        let context = remote == nil ? try await global.context(poolSize: 4) : nil
+        let checks = WorkerPreflight.make(spec: context?.spec ?? SpecSettings.fromEnvironment(), databaseURL: context?.databaseURL,
+                                          offered: caps, options: preflight)
+        let report = await checks.current()
+        if !report.failed.isEmpty {
+            let table = WorkerPreflight.table(report)
+            if requirePreflight {
+                FileHandle.standardError.write(Data("preflight failed; not starting (--require-preflight):\n\(table)\n".utf8))
+                throw ExitCode(3)
+            }
+            global.logger().warning("preflight: some checks failed; this worker advertises only what passed\n\(table)")
         }
-        let context = try await global.context(poolSize: 4)
-        try await WorkerRunner.run(context: context, configurations: [configuration])
+        if let remote {
+            try await RemoteWorkerRunner.run(server: remote, configuration: configuration, legitimacy: WorkerPreflight.legitimacy(checks),
+                                             logger: global.logger())
+        } else if let context {
+            try await WorkerRunner.run(context: context, configurations: [configuration], legitimacy: WorkerPreflight.legitimacy(checks))
+        }
     }
 }
 
 /// Runs workers under a `ServiceGroup` (SIGTERM/SIGINT → graceful shutdown), with a NOTIFY listener that
 /// wakes them when runs are enqueued.
 enum WorkerRunner {
-    static func run(context: AppContext, configurations: [WorkerConfiguration]) async throws {
+    static func run(context: AppContext, configurations: [WorkerConfiguration], legitimacy: Legitimacy) async throws {
         let workers = configurations.map {
-            Worker(configuration: $0, queue: context.queue, runs: context.runs, handlers: context.handlers, logger: context.logger)
+            Worker(configuration: $0, queue: context.queue, runs: context.runs, handlers: context.handlers, legitimacy: legitimacy, logger: context.logger)
         }
         let listener = Listener(conninfo: context.databaseURL, channels: [QueueStore.wakeChannel], logger: context.logger) { _, payload in
             for worker in workers where payload.isEmpty || payload == worker.configuration.queue { worker.wakeUp() }

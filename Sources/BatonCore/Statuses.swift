@@ -3,6 +3,8 @@ public enum RunStatus: String, Codable, Sendable, CaseIterable {
     case queued, running, succeeded, failed, blocked, cancelled
 
     public var isTerminal: Bool { self == .succeeded || self == .failed || self == .cancelled }
+    /// Nothing more happens to the run without an operator: terminal, or blocked.
+    public var isSettled: Bool { isTerminal || self == .blocked }
 }
 
 /// The lifecycle of one attempt at one step (the spec's task states).

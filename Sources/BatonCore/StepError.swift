@@ -6,6 +6,9 @@ public struct StepError: Error, Codable, Sendable, Equatable, CustomStringConver
     public var retryable: Bool
     /// A delay the failure itself asks for (e.g. a rate limit's `retry-after`); longer than the policy's wins.
     public var retryAfterMilliseconds: Int64?
+    /// The step was refused before it changed anything (a missing prerequisite, a revoked actor): the attempt
+    /// ends `blocked`, not failed, and is not retried until an operator retries the run.
+    public var blocks: Bool = false
 
     public init(code: String, message: String, retryable: Bool, retryAfter: Duration? = nil) {
         self.code = code
@@ -15,6 +18,24 @@ public struct StepError: Error, Codable, Sendable, Equatable, CustomStringConver
     }
 
     public var description: String { "\(code): \(message)" }
+
+    enum CodingKeys: String, CodingKey { case code, message, retryable, retryAfterMilliseconds, blocks }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        code = try c.decode(String.self, forKey: .code)
+        message = try c.decode(String.self, forKey: .message)
+        retryable = try c.decode(Bool.self, forKey: .retryable)
+        retryAfterMilliseconds = try c.decodeIfPresent(Int64.self, forKey: .retryAfterMilliseconds)
+        blocks = try c.decodeIfPresent(Bool.self, forKey: .blocks) ?? false
+    }
+
+    /// A refusal before any side effect; see `blocks`.
+    public static func blocked(_ code: String, _ message: String) -> StepError {
+        var error = StepError(code: code, message: message, retryable: false)
+        error.blocks = true
+        return error
+    }
 
     /// The handler ran past the step's timeout and was cancelled.
     public static func timeout(after limit: Duration) -> StepError {

@@ -6,8 +6,11 @@ import BatonStore
 ///
 /// Every write is fenced by the job's lease (owner and epoch): a worker that lost its lease changes nothing.
 public protocol JobSource: Sendable {
-    /// Announces the worker (the `baton.workers` row) before its first claim.
-    func registerWorker(id: String, host: String, pid: Int, queue: String, capabilities: [String], concurrency: Int) async throws
+    /// Announces the worker (the `baton.workers` row) before its first claim: the capabilities it advertises
+    /// (proved by preflight) and those it offers.
+    func registerWorker(id: String, host: String, pid: Int, queue: String, capabilities: [String], offered: [String], concurrency: Int) async throws
+    /// Stores the worker's latest preflight results and what it now advertises.
+    func recordPreflight(workerID: String, report: PreflightReport) async throws
     func setWorkerStatus(id: String, status: String) async throws
     func claim(queue: String, workerID: String, capabilities: [String], limit: Int, lease: Duration) async throws -> [ClaimedJob]
     /// The held jobs whose lease was extended, each with whether its run was cancelled; a missing job was lost.
@@ -23,8 +26,13 @@ public protocol JobSource: Sendable {
 }
 
 extension QueueStore: JobSource {
-    public func registerWorker(id: String, host: String, pid: Int, queue: String, capabilities: [String], concurrency: Int) async throws {
-        try await RunStore(pool: pool).registerWorker(id: id, host: host, pid: pid, queue: queue, capabilities: capabilities, concurrency: concurrency)
+    public func registerWorker(id: String, host: String, pid: Int, queue: String, capabilities: [String], offered: [String], concurrency: Int) async throws {
+        try await RunStore(pool: pool).registerWorker(id: id, host: host, pid: pid, queue: queue, capabilities: capabilities, offered: offered,
+                                                      concurrency: concurrency)
+    }
+
+    public func recordPreflight(workerID: String, report: PreflightReport) async throws {
+        try await WorkerStore(pool: pool).record(workerID: workerID, report: report)
     }
 
     public func setWorkerStatus(id: String, status: String) async throws {

@@ -21,18 +21,26 @@ public final class Worker: Service, Sendable {
     private let queueDrained = Flag()
     private let completer: Completer
     private let rescuer: Rescuer
+    /// Checked before every step starts; its preflight decides what the worker advertises.
+    private let legitimacy: Legitimacy
+    /// The capabilities the worker claims with: the configured ones that its preflight proved.
+    private let advertised: Locked<[String]>
 
     /// A worker on the database directly. (`runs` is kept for existing callers: the worker registers itself
     /// through `queue`, on the same database.)
-    public convenience init(configuration: WorkerConfiguration, queue: QueueStore, runs: RunStore, handlers: HandlerRegistry, logger: Logger) {
-        self.init(configuration: configuration, source: queue, handlers: handlers, logger: logger)
+    public convenience init(configuration: WorkerConfiguration, queue: QueueStore, runs: RunStore, handlers: HandlerRegistry,
+                            legitimacy: Legitimacy = Legitimacy(), logger: Logger) {
+        self.init(configuration: configuration, source: queue, handlers: handlers, legitimacy: legitimacy, logger: logger)
     }
 
     /// A worker on any job source (the database, or a Baton server for a remote worker).
-    public init(configuration: WorkerConfiguration, source queue: any JobSource, handlers: HandlerRegistry, logger: Logger) {
+    public init(configuration: WorkerConfiguration, source queue: any JobSource, handlers: HandlerRegistry,
+                legitimacy: Legitimacy = Legitimacy(), logger: Logger) {
         self.configuration = configuration
         self.queue = queue
         self.handlers = handlers
+        self.legitimacy = legitimacy
+        advertised = Locked(legitimacy.preflight == nil ? configuration.capabilities : [])
         var logger = logger
         logger[metadataKey: "baton.worker.id"] = "\(configuration.id)"
         self.logger = logger
@@ -70,18 +78,27 @@ public final class Worker: Service, Sendable {
     /// Runs until the task is cancelled or a graceful shutdown (SIGTERM/SIGINT through a `ServiceGroup`) is
     /// requested; then stops claiming, lets running steps finish within the grace period and hands back the rest.
     public func run() async throws {
+        var report: PreflightReport?
+        if let preflight = legitimacy.preflight {
+            await preflight.onReport { [weak self] report in await self?.adopt(report) }
+            let current = await preflight.current()
+            advertised.value = current.capabilities
+            report = current
+        }
         try await queue.registerWorker(id: configuration.id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()),
-                                      queue: configuration.queue, capabilities: configuration.capabilities,
+                                       queue: configuration.queue, capabilities: advertised.value, offered: configuration.capabilities,
                                       concurrency: configuration.concurrency)
+        if let report { try await queue.recordPreflight(workerID: configuration.id, report: report) }
         logger.info("worker started", metadata: [
             "baton.queue": "\(configuration.queue)", "baton.concurrency": "\(configuration.concurrency)",
-            "baton.capabilities": "\(configuration.capabilities.joined(separator: ","))",
+            "baton.capabilities": "\(advertised.value.joined(separator: ","))",
         ])
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.produce() }
                 group.addTask { await self.heartbeatLoop() }
                 group.addTask { await self.rescueLoop() }
+                if self.legitimacy.preflight != nil { group.addTask { await self.preflightLoop() } }
                 await group.next()  // the producer returns once stopping
                 await self.shutDown()
                 group.cancelAll()
@@ -91,6 +108,33 @@ public final class Worker: Service, Sendable {
         }
         try? await queue.setWorkerStatus(id: configuration.id, status: "stopped")
         logger.info("worker stopped")
+    }
+
+    /// A new preflight report: advertise what it proved (and store it, once the worker is registered).
+    private func adopt(_ report: PreflightReport) async {
+        let before = advertised.value
+        advertised.value = report.capabilities
+        if before != report.capabilities {
+            logger.warning("advertised capabilities changed after preflight", metadata: [
+                "baton.capabilities": "\(report.capabilities.joined(separator: ","))",
+                "baton.preflight.failed": "\(report.failed.map(\.name).joined(separator: ","))",
+            ])
+        }
+        do { try await queue.recordPreflight(workerID: configuration.id, report: report) } catch {
+            logger.error("could not store preflight results", metadata: ["error": "\(error)"])
+        }
+        wake.signal()
+    }
+
+    /// Re-runs preflight whenever its results expire, so a credential that breaks (or gets fixed) changes what
+    /// this worker advertises without a restart.
+    private func preflightLoop() async {
+        guard let preflight = legitimacy.preflight else { return }
+        while !Task.isCancelled && !stopping.isSet {
+            try? await Task.sleep(for: preflight.ttl)
+            if Task.isCancelled || stopping.isSet { return }
+            await preflight.refresh()
+        }
     }
 
     /// Stops claiming; `run()` then finishes the shutdown.
@@ -109,7 +153,7 @@ public final class Worker: Service, Sendable {
             if capacity > 0 {
                 do {
                     let jobs = try await queue.claim(queue: configuration.queue, workerID: configuration.id,
-                                                     capabilities: configuration.capabilities, limit: capacity, lease: configuration.lease)
+                                                     capabilities: advertised.value, limit: capacity, lease: configuration.lease)
                     pause = .milliseconds(100)
                     for job in held.add(jobs) { start(job) }
                     claimedFull = jobs.count == capacity
@@ -144,7 +188,9 @@ public final class Worker: Service, Sendable {
                                   artifacts: LeasedRecorder(queue: queue, job: job, logger: logger))
         let timeout = Duration.milliseconds(job.timeoutMilliseconds)
         let result: Result<StepOutput, Error>
-        if let handler = handlers[job.handler] {
+        if let denial = await legitimacy.check(job) {
+            result = .failure(denial)
+        } else if let handler = handlers[job.handler] {
             let task = Task { try await handler.run(context) }
             held.attach(job.id, task: task)
             let timer = Task { [held] in
@@ -189,11 +235,16 @@ public final class Worker: Service, Sendable {
             // Only while the queue is drained: under load, claims in batches beside the completer move more work.
             if configuration.eagerHandoff && queueDrained.isSet && !stopping.isSet {
                 outcome.eagerLease = configuration.lease
-                outcome.capabilities = configuration.capabilities
+                outcome.capabilities = advertised.value
             }
             return outcome
         case (.timeout, _):
             return await failure(job, StepError.timeout(after: timeout), outcome: outcome, logger: logger)
+        case (nil, .failure(let error as StepError)) where error.blocks:
+            outcome.kind = .blocked
+            outcome.error = error
+            logger.warning("step blocked before it started", metadata: ["baton.error.code": "\(error.code)", "baton.error": "\(error.message)"])
+            return outcome
         case (nil, .failure(let error)):
             let stepError = (error as? StepError)
                 ?? StepError(code: "handler_error", message: String(describing: error), retryable: true)
@@ -309,6 +360,17 @@ public final class Worker: Service, Sendable {
         if !(await completer.drain(timeout: .seconds(10))) {
             logger.error("could not commit every outcome before stopping (database unreachable?); those leases will expire and be rescued")
         }
+    }
+}
+
+/// A value readable and settable from any thread.
+final class Locked<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
     }
 }
 

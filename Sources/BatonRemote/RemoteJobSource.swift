@@ -28,7 +28,11 @@ public struct RemoteJobSource: JobSource {
     }
 
     /// The server registers a remote worker on its claims; nothing to send before.
-    public func registerWorker(id: String, host: String, pid: Int, queue: String, capabilities: [String], concurrency: Int) async throws {}
+    public func registerWorker(id: String, host: String, pid: Int, queue: String, capabilities: [String], offered: [String], concurrency: Int) async throws {}
+
+    /// Not sent yet: a remote worker's preflight shows in its own logs (and decides what it claims with), not
+    /// in `GET /api/v1/workers`.
+    public func recordPreflight(workerID: String, report: PreflightReport) async throws {}
 
     /// A remote worker's row shows when it last called in; its status is not reported over HTTP.
     public func setWorkerStatus(id: String, status: String) async throws {}

@@ -128,7 +128,8 @@ public final class QueueStore: Sendable {
                     FROM leased l
                 )
                 SELECT l.id, l.run_id, l.workflow_id, l.step, l.step_index, l.handler, l.attempt, l.errors, l.crashes, l.priority,
-                       l.timeout_ms, l.lease_epoch, s.input, s.input_sha256
+                       l.timeout_ms, l.lease_epoch, s.input, s.input_sha256, l.required_capabilities,
+                       baton.run_authority(l.run_id)::text AS authority
                 FROM leased l JOIN started s ON s.id = l.attempt_id
                 ORDER BY l.priority, l.run_at, l.id
                 """)
@@ -194,8 +195,8 @@ public final class QueueStore: Sendable {
         try await pool.transaction { connection in
             let rows = try connection.query("""
                 SELECT j.id, j.run_id, j.workflow_id, j.step, j.step_index, j.handler, j.attempt, j.errors, j.crashes, j.priority,
-                       j.timeout_ms, j.lease_owner, j.lease_epoch, '' AS input, '' AS input_sha256,
-                       (r.cancel_requested_at IS NOT NULL) AS cancel
+                       j.timeout_ms, j.lease_owner, j.lease_epoch, '' AS input, '' AS input_sha256, j.required_capabilities,
+                       NULL::text AS authority, (r.cancel_requested_at IS NOT NULL) AS cancel
                 FROM baton.jobs j JOIN baton.runs r ON r.id = j.run_id
                 WHERE j.queue = \(queue) AND j.lease_owner IS NOT NULL AND j.lease_until < now()
                 ORDER BY j.lease_until
@@ -354,6 +355,8 @@ extension ClaimedJob {
             step: try row.decode("step"), stepIndex: try row.decode("step_index"), handler: try row.decode("handler"),
             attempt: try row.decode("attempt"), errors: try row.decode("errors"), crashes: try row.decode("crashes"),
             priority: try row.decode("priority"), timeoutMilliseconds: try row.decode("timeout_ms"), leaseOwner: leaseOwner,
-            leaseEpoch: try row.decode("lease_epoch"), input: try row.decode("input"), inputSHA256: try row.decode("input_sha256"))
+            leaseEpoch: try row.decode("lease_epoch"), input: try row.decode("input"), inputSHA256: try row.decode("input_sha256"),
+            requiredCapabilities: try row.decode("required_capabilities"),
+            authority: try row.decode("authority", as: String?.self).map { try JSONDecoder().decode(RunAuthority.self, from: Data($0.utf8)) })
     }
 }

@@ -51,11 +51,35 @@ public struct ClaimedJob: Sendable, Equatable, Codable {
     /// The frozen input, byte for byte as stored (jsonb text form).
     public var input: String
     public var inputSHA256: String
+    /// The capabilities the step requires (from its workflow definition).
+    public var requiredCapabilities: [String] = []
+    /// Who the run acts for and on what, read when the job was leased (for the legitimacy check).
+    public var authority: RunAuthority?
 
     enum CodingKeys: String, CodingKey {
         case id, runID = "run_id", workflowID = "workflow_id", step, stepIndex = "step_index", handler, attempt, errors, crashes
         case priority, timeoutMilliseconds = "timeout_ms", leaseOwner = "lease_owner", leaseEpoch = "lease_epoch", input
-        case inputSHA256 = "input_sha256"
+        case inputSHA256 = "input_sha256", requiredCapabilities = "required_capabilities", authority
+    }
+}
+
+/// The authority a run's steps act under, as `baton.run_authority` reads it.
+public struct RunAuthority: Sendable, Equatable, Codable {
+    /// The repository the run works on, if any.
+    public var repository: String?
+    /// The person's token actor (`token:<name>`) the run is bound to: its creator, or the operator who last
+    /// retried it. Nil for system-initiated runs (schedules, the CLI on the database), which act under system authority.
+    public var actor: String?
+    /// `active`, `expired` or `revoked` (no live token of that name any more); nil without an actor.
+    public var actorState: String?
+    /// The live token's role.
+    public var actorRole: String?
+
+    public init(repository: String? = nil, actor: String? = nil, actorState: String? = nil, actorRole: String? = nil) {
+        self.repository = repository
+        self.actor = actor
+        self.actorState = actorState
+        self.actorRole = actorRole
     }
 }
 
@@ -78,7 +102,7 @@ public struct CompletionResult: Sendable, Equatable {
 /// `encode(to:)` must be read back in `init(from:)` (WorkerProtocolTests round-trips one over HTTP).
 public struct JobOutcome: Sendable, Codable {
     public enum Kind: String, Sendable, Codable, CaseIterable {
-        case succeeded, retry, crashed, failed, cancelled, release
+        case succeeded, retry, crashed, failed, cancelled, release, blocked
         case deadLetter = "dead_letter"
     }
 

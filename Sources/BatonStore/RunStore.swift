@@ -166,13 +166,16 @@ public final class RunStore: Sendable {
 
     // MARK: Workers
 
-    public func registerWorker(id: String, host: String, pid: Int, queue: String, capabilities: [String], concurrency: Int) async throws {
+    /// `capabilities` are those it advertises (proved by preflight), `offered` those it was configured with.
+    public func registerWorker(id: String, host: String, pid: Int, queue: String, capabilities: [String], offered: [String]? = nil,
+                               concurrency: Int) async throws {
         try await pool.withConnection { connection in
             try connection.query("""
-                INSERT INTO baton.workers (id, host, pid, queue, capabilities, concurrency, status)
-                VALUES (\(id), \(host), \(pid), \(queue), \(capabilities)::text[], \(concurrency), 'running')
+                INSERT INTO baton.workers (id, host, pid, queue, capabilities, offered, concurrency, status)
+                VALUES (\(id), \(host), \(pid), \(queue), \(capabilities)::text[], \(offered ?? capabilities)::text[], \(concurrency), 'running')
                 ON CONFLICT (id) DO UPDATE SET status = 'running', last_seen_at = now(), started_at = now(), stopped_at = NULL,
-                    capabilities = excluded.capabilities, concurrency = excluded.concurrency
+                    host = excluded.host, pid = excluded.pid, queue = excluded.queue,
+                    capabilities = excluded.capabilities, offered = excluded.offered, concurrency = excluded.concurrency
                 """)
         }
     }

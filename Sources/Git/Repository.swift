@@ -245,6 +245,15 @@ func withStrArray<R>(_ strings: [String], _ body: (inout git_strarray) throws ->
 
 /// Runs blocking libgit2 work on a thread of its own and resumes the caller with its result.
 public enum Git {
+    /// libgit2's version and whether it was built with HTTPS (needed for https:// remotes such as GitHub).
+    public static var library: (version: String, https: Bool) {
+        _ = libgit2Initialized
+        var major: Int32 = 0, minor: Int32 = 0, patch: Int32 = 0
+        git_libgit2_version(&major, &minor, &patch)
+        let features = git_libgit2_features()
+        return ("\(major).\(minor).\(patch)", features & Int32(GIT_FEATURE_HTTPS.rawValue) != 0)
+    }
+
     public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread { continuation.resume(with: Result { try body() }) }

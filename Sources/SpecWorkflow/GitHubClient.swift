@@ -108,9 +108,32 @@ public struct GitHubClient: Sendable {
         }
     }
 
+    /// Who the token belongs to (`GET /user`) and its OAuth scopes when GitHub reports them (classic tokens).
+    public func viewer(timeout: Duration = .seconds(30)) async throws -> (login: String, scopes: [String]?) {
+        struct User: Decodable { var login: String }
+        let (user, response): (User, HTTPResponse) = try await exchange("GET", "/user", timeout: timeout)
+        let scopes = response.header("x-oauth-scopes").map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        return (user.login, scopes)
+    }
+
+    /// Whether the token may push to `owner/repo` (`GET /repos/{owner}/{repo}` → `permissions.push`).
+    public func canPush(owner: String, repo: String, timeout: Duration = .seconds(30)) async throws -> Bool {
+        struct Repo: Decodable {
+            struct Permissions: Decodable { var push: Bool? }
+            var permissions: Permissions?
+        }
+        let (found, _): (Repo, HTTPResponse) = try await exchange("GET", "/repos/\(owner)/\(repo)", timeout: timeout)
+        return found.permissions?.push == true
+    }
+
     // MARK: - Transport
 
     private func call<T: Decodable>(_ method: String, _ path: String, body: [String: String]? = nil) async throws -> T {
+        try await exchange(method, path, body: body).0
+    }
+
+    private func exchange<T: Decodable>(_ method: String, _ path: String, body: [String: String]? = nil,
+                                        timeout: Duration = .seconds(30)) async throws -> (T, HTTPResponse) {
         let url = configuration.apiBase + path
         let label = "\(method) \(path)"
         var headers: [(name: String, value: String)] = [
@@ -125,7 +148,7 @@ public struct GitHubClient: Sendable {
                + (payload.map { "\n\n" + String(decoding: $0, as: UTF8.self) } ?? ""))
         let response: HTTPResponse
         do {
-            response = try await http.send(HTTPRequest(method: method, url: url, headers: headers, body: payload, timeout: .seconds(30)))
+            response = try await http.send(HTTPRequest(method: method, url: url, headers: headers, body: payload, timeout: timeout))
         } catch {
             record("← no response: \(error)")
             throw GitHubError(kind: .transport, status: 0, message: redact(String(describing: error)), request: label)
@@ -134,7 +157,7 @@ public struct GitHubClient: Sendable {
         record("← \(response.status)\n" + response.headers.map { "\($0.name): \($0.value)" }.joined(separator: "\n") + "\n\n" + text)
         guard (200..<300).contains(response.status) else { throw classify(response, label: label) }
         do {
-            return try JSONDecoder().decode(T.self, from: response.body)
+            return (try JSONDecoder().decode(T.self, from: response.body), response)
         } catch {
             throw GitHubError(kind: .server, status: response.status, message: "unexpected response shape: \(error)", request: label)
         }

@@ -46,8 +46,8 @@ public struct Workspace: Sendable {
             }
             try cache.fetch(remote: "origin", credentials: credentials)
             guard let commit = try? cache.resolve("refs/heads/\(request.baseBranch)") else {
-                throw StepError(code: "prerequisite_missing",
-                                message: "base branch '\(request.baseBranch)' does not exist in \(request.repository); create it or set baseBranch", retryable: false)
+                throw StepError.blocked("prerequisite_missing",
+                                        "base branch '\(request.baseBranch)' does not exist in \(request.repository); create it (or set baseBranch), then retry the run")
             }
             return commit
         }
@@ -76,7 +76,7 @@ public struct Workspace: Sendable {
         try FileManager.default.moveItem(atPath: staging, toPath: path)
         let worktree = try Repository.open(at: path)
         guard (try? worktree.resolve(commit)) != nil else {
-            throw StepError(code: "prerequisite_missing", message: "commit \(commit) is no longer in \(request.repository) (was the base branch rewritten?); restart the run", retryable: false)
+            throw StepError.blocked("prerequisite_missing", "commit \(commit) is no longer in \(request.repository) (was the base branch rewritten?); restart the run")
         }
         try worktree.resetHard(to: commit)
         return worktree

@@ -35,6 +35,7 @@ final class APITestServer: @unchecked Sendable {
                 StepDefinition(name: "ok", handler: "noop"),
                 StepDefinition(name: "boom", handler: "fail", retry: RetryPolicy(kind: .fixed, base: .milliseconds(5), cap: .milliseconds(5), maxAttempts: 2)),
             ], name: "doomed"),
+            "gated": engine.workflow([StepDefinition(name: "agent", handler: "noop", capabilities: ["codex"])], name: "gated"),
         ]
     }
 

@@ -17,7 +17,7 @@ struct CrashTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: batonExecutable)
         process.arguments = ["worker", "--queue", queue, "--id", id, "--concurrency", "1", "--lease", "0.6", "--heartbeat", "0.2",
-                             "--poll", "0.05", "--rescue", "60", "--workflows", workflows.path, "--log-level", "error"] + extra
+                             "--poll", "0.05", "--rescue", "60", "--workflows", workflows.path, "--log-level", "error", "--capabilities", ""] + extra
         var environment = ProcessInfo.processInfo.environment
         environment["DATABASE_URL"] = TestDatabase.url
         process.environment = environment

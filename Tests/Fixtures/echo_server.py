@@ -3,7 +3,7 @@
 
 Any request is answered 200 with a JSON echo of its method, path, headers and body, except:
   /status/NNN  -> status NNN, a `retry-after: 7` header and a JSON message
-  /slow        -> waits 3 s first
+  /slow        -> waits 30 s first
 Prints the port it listens on, then serves until killed.
 """
 import json
@@ -29,7 +29,7 @@ class Echo(BaseHTTPRequestHandler):
             payload = {"message": f"status {status} on purpose"}
         else:
             if self.path == "/slow":
-                time.sleep(3)
+                time.sleep(30)
             payload = {"method": self.command, "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
         data = json.dumps(payload).encode()
         self.send_response(status)

@@ -40,7 +40,7 @@ struct HTTPClientTests {
         await #expect {
             try await HTTPClient().send(HTTPRequest(url: server.base + "/slow", timeout: .milliseconds(300)))
         } throws: { ($0 as? HTTPError)?.isTimeout == true }
-        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(ContinuousClock.now - started < .seconds(10))  // the server answers after 30 s
     }
 
     @Test func refusedConnectionsAndPlainHTTPToRemoteHostsFailClearly() async throws {

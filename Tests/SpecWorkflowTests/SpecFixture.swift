@@ -72,25 +72,36 @@ final class SpecFixture: @unchecked Sendable {
         var handlers = HandlerRegistry()
         SpecHandlers.register(into: &handlers, configuration: configuration)
         harness = try await EngineHarness(handlers: handlers)
-        for _ in 0..<workers { harness.startWorker(harness.configuration(lease: .seconds(5))) }
+        for _ in 0..<workers { harness.startWorker(harness.configuration(capabilities: ["codex", "git", "github"], lease: .seconds(5))) }
+    }
+
+    /// The stand-in Spec Kit CLI.
+    static var specify: String { repositoryRoot.appendingPathComponent("scripts/standins/specify").path }
+
+    /// The spec preflight of this fixture's configuration (stand-in codex and specify, the GitHub stand-in).
+    func preflight(offered: [String] = ["codex", "git", "github"], repositories: [String] = [SpecFixture.repository],
+                   specify: String = SpecFixture.specify, timeout: Duration = .seconds(10)) -> Preflight {
+        Preflight(checks: SpecPreflight(configuration: configuration, specifyCommand: specify, repositories: repositories).checks,
+                  offered: offered, timeout: timeout)
     }
 
     /// The spec workflow with quick retries (the shipped `workflows/spec.yaml` waits seconds to minutes).
     func workflow(submitTimeout: Duration = .seconds(30), submitAttempts: Int = 2) -> WorkflowDefinition {
         let quick = RetryPolicy(kind: .fixed, base: .milliseconds(100), maxAttempts: 3)
         return harness.workflow([
-            StepDefinition(name: "discover", handler: "spec.discover", retry: quick),
+            StepDefinition(name: "discover", handler: "spec.discover", retry: quick, capabilities: ["git"]),
             StepDefinition(name: "submit", handler: "spec.submit", timeout: submitTimeout,
-                           retry: RetryPolicy(kind: .fixed, base: .milliseconds(100), maxAttempts: submitAttempts)),
+                           retry: RetryPolicy(kind: .fixed, base: .milliseconds(100), maxAttempts: submitAttempts), capabilities: ["codex", "git"]),
             StepDefinition(name: "publish", handler: "spec.publish", retry: quick,
-                           retryOn: ["github_rate_limited": RetryPolicy(kind: .fixed, base: .milliseconds(100), maxAttempts: 5)]),
+                           retryOn: ["github_rate_limited": RetryPolicy(kind: .fixed, base: .milliseconds(100), maxAttempts: 5)],
+                           capabilities: ["git", "github"]),
         ], name: "spec")
     }
 
     func run(input: [String: Any] = ["repository": SpecFixture.repository, "featureKey": SpecFixture.feature],
              workflow: WorkflowDefinition? = nil) async throws -> RunRecord {
         let text = String(decoding: try JSONSerialization.data(withJSONObject: input, options: [.sortedKeys]), as: UTF8.self)
-        let id = try await harness.enqueue(workflow ?? self.workflow(), input: text)
+        let id = try await harness.enqueue(workflow ?? self.workflow(), input: text, repository: input["repository"] as? String)
         return try await harness.waitForRun(id, timeout: .seconds(60))
     }
 
@@ -152,6 +163,7 @@ final class SpecFixture: @unchecked Sendable {
         environment["BATON_GITHUB_API"] = configuration.github.apiBase
         environment["BATON_GITHUB_TOKEN"] = configuration.github.token
         environment["BATON_CODEX_COMMAND"] = configuration.agent.executable
+        environment["BATON_SPECIFY_COMMAND"] = Self.specify
         environment["BATON_GIT_AUTHOR_NAME"] = configuration.author.name
         environment["BATON_GIT_AUTHOR_EMAIL"] = configuration.author.email
         process.environment = environment

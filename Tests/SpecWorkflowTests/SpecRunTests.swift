@@ -125,7 +125,7 @@ struct SpecRunTests {
         victim.waitUntilExit()
         #expect(try fixture.remoteFile("baton/001-photo-albums", "baton-standin/t003.md").contains("Album model"))
 
-        fixture.harness.startWorker(fixture.harness.configuration(lease: .seconds(5)))
+        fixture.harness.startWorker(fixture.harness.configuration(capabilities: ["codex", "git", "github"], lease: .seconds(5)))
         let run = try await fixture.harness.waitForRun(id, timeout: .seconds(60))
         #expect(run.status == .succeeded, "\(run.errorMessage ?? "")")
         #expect(try await fixture.attempts(run) == ["discover#1:succeeded", "submit#1:succeeded", "publish#1:failed(worker_lost)", "publish#2:succeeded"])
@@ -144,9 +144,10 @@ struct SpecRunTests {
         #expect(try await fixture.attempts(failed) == ["discover#1:succeeded", "submit#1:succeeded", "publish#1:failed(github_unavailable)",
                                                        "publish#2:failed(github_unavailable)", "publish#3:dead_letter(github_unavailable)"])
         let operators = OperatorStore(pool: fixture.harness.pool, queue: fixture.harness.queue)
-        let retry = try await operators.retry(runID: failed.id, mode: .resumeFailed, actor: "token:ops", notes: "GitHub is back")
+        let (token, _) = try await TokenStore(pool: fixture.harness.pool).create(name: "ops-\(UUID().uuidString.prefix(8))", role: .operator, createdBy: "test")
+        let retry = try await operators.retry(runID: failed.id, mode: .resumeFailed, actor: token.actor, notes: "GitHub is back")
         #expect(retry.step == "publish" && retry.attempt == 4)
-        fixture.harness.startWorker(fixture.harness.configuration(lease: .seconds(5)))
+        fixture.harness.startWorker(fixture.harness.configuration(capabilities: ["codex", "git", "github"], lease: .seconds(5)))
         let run = try await fixture.harness.waitForRun(failed.id, timeout: .seconds(60))
         #expect(run.status == .succeeded, "\(run.errorMessage ?? "")")
         let publish = try await fixture.harness.runs.attempts(runID: run.id).filter { $0.step == "publish" }
@@ -242,7 +243,7 @@ struct SpecRunTests {
         #expect(try await fixture.attempts(missing) == ["discover#1:failed(feature_not_found)"])
         #expect(missing.errorMessage?.contains("specs/002-nope/") == true)
         let noBase = try await fixture.run(input: ["repository": SpecFixture.repository, "baseBranch": "release"])
-        #expect(try await fixture.attempts(noBase) == ["discover#1:failed(prerequisite_missing)"])
+        #expect(try await fixture.attempts(noBase) == ["discover#1:blocked(prerequisite_missing)"])
         #expect(noBase.errorMessage?.contains("base branch 'release'") == true)
     }
 }

@@ -93,10 +93,11 @@ public final class EngineHarness: @unchecked Sendable {
     }
 
     @discardableResult
-    public func startWorker(_ configuration: WorkerConfiguration? = nil) -> Worker {
+    public func startWorker(_ configuration: WorkerConfiguration? = nil, legitimacy: Legitimacy = Legitimacy()) -> Worker {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let worker = Worker(configuration: configuration ?? self.configuration(), queue: queue, runs: runs, handlers: handlers, logger: logger)
+        let worker = Worker(configuration: configuration ?? self.configuration(), queue: queue, runs: runs, handlers: handlers,
+                            legitimacy: legitimacy, logger: logger)
         let task = Task { try await worker.run() }
         running.append((worker, task))
         return worker
@@ -106,15 +107,17 @@ public final class EngineHarness: @unchecked Sendable {
         WorkflowDefinition(name: name, version: 1, queue: queueName, steps: steps, linkError: linkError)
     }
 
-    public func enqueue(_ workflow: WorkflowDefinition, input: String = "{}", idempotencyKey: String? = nil, priority: Int = Priority.default) async throws -> UUID {
-        let result = try await queue.enqueue(EnqueueRequest(workflow: workflow, input: input, idempotencyKey: idempotencyKey, priority: priority))
+    public func enqueue(_ workflow: WorkflowDefinition, input: String = "{}", repository: String? = nil, initiator: String = "system",
+                        idempotencyKey: String? = nil, priority: Int = Priority.default) async throws -> UUID {
+        let result = try await queue.enqueue(EnqueueRequest(workflow: workflow, input: input, repository: repository, initiator: initiator,
+                                                            idempotencyKey: idempotencyKey, priority: priority))
         for (worker, _) in running { worker.wakeUp() }
         return result.runID
     }
 
     /// Waits for the run to reach a terminal status (or `timeout`) and returns it.
     public func waitForRun(_ id: UUID, timeout: Duration = .seconds(20)) async throws -> RunRecord {
-        _ = try await eventually(timeout: timeout) { try await runs.run(id)?.status.isTerminal ?? false }
+        _ = try await eventually(timeout: timeout) { try await runs.run(id)?.status.isSettled ?? false }
         return try await runs.run(id)!
     }
 

@@ -9,7 +9,7 @@ usage: github_api.py TOKEN [STATE_FILE]   (with STATE_FILE, pull requests surviv
   POST  /repos/{o}/{r}/pulls       201; 422 "A pull request already exists for o:branch." when one is open
   PATCH /repos/{o}/{r}/pulls/{n}   200
 Test controls (not GitHub): POST /_standin/config {"rateLimit": "403"|"429", "raceOnCreate": true, "delayCreate": seconds,
-"failCreate": n (the next n creates answer 502)},
+"failCreate": n (the next n creates answer 502), "readOnly": ["owner/repo", ...] (the token may not push there)},
 GET /_standin/requests -> every request seen (method, path, headers). Prints its port, serves until killed.
 """
 import json
@@ -95,7 +95,9 @@ class GitHub(BaseHTTPRequestHandler):
             owner, repo = parts[1], parts[2]
             key = (owner, repo)
             if len(parts) == 3 and self.command == "GET":
-                return self.reply(200, {"full_name": f"{owner}/{repo}", "default_branch": "main", "permissions": {"admin": False, "push": True, "pull": True}})
+                with lock:
+                    push = f"{owner}/{repo}" not in config.get("readOnly", [])
+                return self.reply(200, {"full_name": f"{owner}/{repo}", "default_branch": "main", "permissions": {"admin": False, "push": push, "pull": True}})
             if parts[3:] == ["pulls"] and self.command == "GET":
                 head = params.get("head", "").replace("%3A", ":")
                 with lock:

@@ -159,6 +159,11 @@ extension Migration {
         stopped_at timestamptz
     );
 
+    -- Who and what a run's steps act for, read when a job is leased (the legitimacy check before a step
+    -- starts). Version 3 replaces this with the full answer (the actor's token state and role).
+    CREATE FUNCTION baton.run_authority(p_run uuid) RETURNS jsonb
+    LANGUAGE sql STABLE AS $$ SELECT jsonb_build_object('repository', repository) FROM baton.runs WHERE id = p_run $$;
+
     CREATE FUNCTION baton.sha256_hex(document jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE AS $$ SELECT encode(sha256(convert_to(document::text, 'UTF8')), 'hex') $$;
 
@@ -310,7 +315,7 @@ extension Migration {
 
             v_status := CASE it.kind
                 WHEN 'succeeded' THEN 'succeeded' WHEN 'cancelled' THEN 'cancelled' WHEN 'dead_letter' THEN 'dead_letter'
-                WHEN 'release' THEN 'queued' WHEN 'cancel_after' THEN NULL ELSE 'failed' END;
+                WHEN 'blocked' THEN 'blocked' WHEN 'release' THEN 'queued' WHEN 'cancel_after' THEN NULL ELSE 'failed' END;
             IF v_status = 'queued' THEN
                 UPDATE baton.step_attempts SET status = 'queued', worker_id = NULL, started_at = NULL, lease_epoch = NULL
                 WHERE id = j.attempt_id RETURNING * INTO a;
@@ -352,7 +357,8 @@ extension Migration {
                             'id', v_job, 'run_id', j.run_id, 'workflow_id', j.workflow_id, 'step', v_next->>'name', 'step_index', j.step_index + 1,
                             'handler', v_next->>'handler', 'attempt', v_attempt_no, 'errors', 0, 'crashes', 0, 'priority', run.priority,
                             'timeout_ms', (v_next->>'timeoutMilliseconds')::bigint, 'lease_epoch', 1,
-                            'input', v_input::text, 'input_sha256', baton.sha256_hex(v_input));
+                            'input', v_input::text, 'input_sha256', baton.sha256_hex(v_input),
+                            'required_capabilities', coalesce(v_next->'capabilities', '[]'::jsonb), 'authority', baton.run_authority(j.run_id));
                     END IF;
                 ELSIF j.step_index >= 0 THEN
                     -- A step that finishes the run early (e.g. no work left) marks the steps after it skipped.
@@ -410,6 +416,19 @@ extension Migration {
                                 'step', j.step, 'attempt', j.attempt, 'errorCode', it.error_code, 'errorMessage', it.error_message)),
                             1, 0, 0, run.priority, now());
                     END IF;
+                END IF;
+            ELSIF it.kind = 'blocked' THEN
+                -- Refused before it started (no side effects): not failed, not retried; an operator retries it
+                -- once the cause is fixed.
+                PERFORM baton.add_event(j.run_id, j.step, j.attempt, 'error', 'step_blocked',
+                    format('step %s attempt %s blocked: %s: %s', j.step, j.attempt, it.error_code, it.error_message),
+                    jsonb_build_object('reason', it.error_code, 'next', 'fix the cause, then retry the run (POST /api/v1/runs/{id}/retry or baton runs retry)'));
+                IF j.step_index >= 0 THEN
+                    UPDATE baton.runs SET status = 'blocked', error_code = it.error_code, error_message = it.error_message,
+                        updated_at = now()
+                    WHERE id = j.run_id;
+                    PERFORM baton.add_event(j.run_id, NULL, NULL, 'error', 'run_blocked', format('run blocked at step %s: %s', j.step, it.error_message),
+                                            jsonb_build_object('step', j.step, 'reason', it.error_code));
                 END IF;
             ELSIF it.kind IN ('cancelled', 'cancel_after') THEN
                 UPDATE baton.runs SET status = 'cancelled', current_step = NULL, finished_at = v_finished, updated_at = now() WHERE id = j.run_id;
