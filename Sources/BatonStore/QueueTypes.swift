@@ -99,7 +99,7 @@ public struct CompletionResult: Sendable, Equatable {
 /// What a worker (or the reaper) decided for one claimed job, applied fenced by `baton.complete_jobs`.
 ///
 /// Its `Codable` form is what `baton.complete_jobs` reads and what a remote worker sends: a field added to
-/// `encode(to:)` must be read back in `init(from:)` (WorkerProtocolTests round-trips one over HTTP).
+/// `encode(to:)` must be read back in `init(from:)` (WireCodingTests checks the round trip).
 public struct JobOutcome: Sendable, Codable {
     public enum Kind: String, Sendable, Codable, CaseIterable {
         case succeeded, retry, crashed, failed, cancelled, release, blocked
