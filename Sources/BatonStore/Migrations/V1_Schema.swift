@@ -162,7 +162,7 @@ extension Migration {
     -- Who and what a run's steps act for, read when a job is leased (the legitimacy check before a step
     -- starts). Version 3 replaces this with the full answer (the actor's token state and role).
     CREATE FUNCTION baton.run_authority(p_run uuid) RETURNS jsonb
-    LANGUAGE sql STABLE AS $$ SELECT jsonb_build_object('repository', repository) FROM baton.runs WHERE id = p_run $$;
+    LANGUAGE plpgsql STABLE AS $$ BEGIN RETURN (SELECT jsonb_build_object('repository', repository) FROM baton.runs WHERE id = p_run); END $$;
 
     CREATE FUNCTION baton.sha256_hex(document jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE AS $$ SELECT encode(sha256(convert_to(document::text, 'UTF8')), 'hex') $$;

@@ -23,23 +23,26 @@ extension Migration {
     -- A run started by a person's API token stays bound to that person (or to the operator who last retried
     -- it): the token must still be live when each step starts. Other initiators (schedules, the CLI on the
     -- database) act under system authority and have no actor here.
+    -- plpgsql (plans cached per session): it runs once per claimed job.
     CREATE OR REPLACE FUNCTION baton.run_authority(p_run uuid) RETURNS jsonb
-    LANGUAGE sql STABLE AS $$
-        SELECT jsonb_strip_nulls(jsonb_build_object(
-            'repository', r.repository,
-            'actor', a.actor,
-            'actorState', CASE WHEN a.actor IS NULL THEN NULL
-                               WHEN t.id IS NULL THEN 'revoked'
-                               WHEN t.expires_at IS NOT NULL AND t.expires_at <= now() THEN 'expired'
+    LANGUAGE plpgsql STABLE AS $$
+    DECLARE
+        v_repository text;
+        v_actor text;
+        v_token record;
+    BEGIN
+        SELECT r.repository, coalesce(r.last_actor, r.initiator) INTO v_repository, v_actor FROM baton.runs r WHERE r.id = p_run;
+        IF v_actor IS NULL OR v_actor NOT LIKE 'token:%' THEN
+            RETURN jsonb_strip_nulls(jsonb_build_object('repository', v_repository));
+        END IF;
+        SELECT t.role, t.expires_at INTO v_token FROM baton.api_tokens t
+        WHERE t.name = substr(v_actor, 7) AND t.revoked_at IS NULL ORDER BY t.created_at DESC LIMIT 1;
+        RETURN jsonb_strip_nulls(jsonb_build_object(
+            'repository', v_repository, 'actor', v_actor,
+            'actorState', CASE WHEN NOT FOUND THEN 'revoked'
+                               WHEN v_token.expires_at IS NOT NULL AND v_token.expires_at <= now() THEN 'expired'
                                ELSE 'active' END,
-            'actorRole', t.role))
-        FROM baton.runs r
-        CROSS JOIN LATERAL (SELECT CASE WHEN coalesce(r.last_actor, r.initiator) LIKE 'token:%'
-                                        THEN coalesce(r.last_actor, r.initiator) END AS actor) a
-        LEFT JOIN LATERAL (SELECT t.id, t.role, t.expires_at FROM baton.api_tokens t
-                           WHERE a.actor IS NOT NULL AND t.name = substr(a.actor, 7) AND t.revoked_at IS NULL
-                           ORDER BY t.created_at DESC LIMIT 1) t ON true
-        WHERE r.id = p_run
-    $$;
+            'actorRole', CASE WHEN FOUND THEN v_token.role END));
+    END $$;
     """#)
 }
