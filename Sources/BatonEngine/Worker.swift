@@ -78,17 +78,17 @@ public final class Worker: Service, Sendable {
     /// Runs until the task is cancelled or a graceful shutdown (SIGTERM/SIGINT through a `ServiceGroup`) is
     /// requested; then stops claiming, lets running steps finish within the grace period and hands back the rest.
     public func run() async throws {
-        var report: PreflightReport?
-        if let preflight = legitimacy.preflight {
-            await preflight.onReport { [weak self] report in await self?.adopt(report) }
-            let current = await preflight.current()
-            advertised.value = current.capabilities
-            report = current
-        }
+        // The first report (cached when the caller already ran preflight) decides what the worker registers
+        // with; later ones arrive through `adopt`.
+        let report = await legitimacy.preflight?.current()
+        if let report { advertised.value = report.capabilities }
         try await queue.registerWorker(id: configuration.id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()),
                                        queue: configuration.queue, capabilities: advertised.value, offered: configuration.capabilities,
-                                      concurrency: configuration.concurrency)
-        if let report { try await queue.recordPreflight(workerID: configuration.id, report: report) }
+                                       concurrency: configuration.concurrency)
+        if let preflight = legitimacy.preflight, let report {
+            try await queue.recordPreflight(workerID: configuration.id, report: report)
+            await preflight.onReport { [weak self] report in await self?.adopt(report) }
+        }
         logger.info("worker started", metadata: [
             "baton.queue": "\(configuration.queue)", "baton.concurrency": "\(configuration.concurrency)",
             "baton.capabilities": "\(advertised.value.joined(separator: ","))",
@@ -110,7 +110,7 @@ public final class Worker: Service, Sendable {
         logger.info("worker stopped")
     }
 
-    /// A new preflight report: advertise what it proved (and store it, once the worker is registered).
+    /// A new preflight report: advertise what it proved, and store it.
     private func adopt(_ report: PreflightReport) async {
         let before = advertised.value
         advertised.value = report.capabilities
