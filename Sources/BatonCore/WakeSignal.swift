@@ -10,6 +10,9 @@ public final class WakeSignal: @unchecked Sendable {
 
     public init() {}
 
+    /// Whether a `wait` is in progress (nothing has woken it yet).
+    public var isWaiting: Bool { lock.withLock { waiter != nil } }
+
     public func signal() {
         lock.lock()
         if let waiter {

@@ -8,6 +8,7 @@ public enum BuiltinHandlers {
         registry.register("sleep", Sleep())
         registry.register("fail", Fail())
         registry.register("crash", Crash())
+        registry.register("block", Block())
     }
 
     /// Succeeds at once; its output echoes the step and attempt.
@@ -23,6 +24,21 @@ public enum BuiltinHandlers {
             let ms = (context.runInput("sleepMs") as? Int) ?? 100
             try await Task.sleep(for: .milliseconds(ms))
             return StepOutput(json: #"{"sleptMs":\#(ms)}"#)
+        }
+    }
+
+    /// Blocks its thread for `blockMs` milliseconds (default 100) without yielding, as CPU-bound work or a blocking
+    /// call in a handler does; it cannot be cancelled meanwhile.
+    struct Block: StepHandler {
+        func run(_ context: StepContext) async throws -> StepOutput {
+            let ms = (context.runInput("blockMs") as? Int) ?? 100
+            Self.blockThread(milliseconds: ms)
+            return StepOutput(json: #"{"blockedMs":\#(ms)}"#)
+        }
+
+        /// Holds the calling thread (on purpose: this handler stands for one that does).
+        private static func blockThread(milliseconds: Int) {
+            Thread.sleep(forTimeInterval: Double(milliseconds) / 1000)
         }
     }
 

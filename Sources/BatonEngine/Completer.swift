@@ -61,10 +61,11 @@ final class Completer: @unchecked Sendable {
     private func flushLoop() async {
         var pause = Duration.milliseconds(50)
         while true {
+            // In job id order: the heartbeat locks jobs in that order too, so the two never deadlock.
             let batch: [JobOutcome] = lock.withLock {
                 let taken = Array(buffer.prefix(maxBatch))
                 buffer.removeFirst(taken.count)
-                return taken
+                return taken.sorted { $0.jobID < $1.jobID }
             }
             if batch.isEmpty {
                 let waiters: [@Sendable () -> Void]? = lock.withLock {

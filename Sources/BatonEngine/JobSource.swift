@@ -15,6 +15,9 @@ public protocol JobSource: Sendable {
     func claim(queue: String, workerID: String, capabilities: [String], limit: Int, lease: Duration) async throws -> [ClaimedJob]
     /// The held jobs whose lease was extended, each with whether its run was cancelled; a missing job was lost.
     func heartbeat(workerID: String, jobs: [(id: Int64, epoch: Int64)], lease: Duration) async throws -> [Int64: Bool]
+    /// The same heartbeat as a blocking call, for the worker's heartbeat thread (which then needs no cooperative
+    /// thread to keep its leases); nil when the source has none, and the worker heartbeats from a task.
+    func makeBlockingHeartbeat() -> BlockingHeartbeat?
     func complete(_ outcomes: [JobOutcome]) async throws -> [Int64: CompletionResult]
     func appendEvent(job: ClaimedJob, level: String, kind: String, message: String, payload: String) async throws -> Bool
     func recordArtifact(job: ClaimedJob, _ artifact: ArtifactRecord) async throws -> Bool
@@ -25,7 +28,20 @@ public protocol JobSource: Sendable {
     func rescueExpired(queue: String, limit: Int, decide: @escaping @Sendable (ClaimedJob, _ cancelRequested: Bool) -> JobOutcome) async throws -> Int
 }
 
+/// A blocking heartbeat call (`JobSource.heartbeat`), made from one thread only.
+public typealias BlockingHeartbeat = @Sendable (_ workerID: String, _ jobs: [(id: Int64, epoch: Int64)], _ lease: Duration) throws -> [Int64: Bool]
+
+extension JobSource {
+    public func makeBlockingHeartbeat() -> BlockingHeartbeat? { nil }
+}
+
 extension QueueStore: JobSource {
+    /// Heartbeats on a connection of the worker's own (`HeartbeatConnection`).
+    public func makeBlockingHeartbeat() -> BlockingHeartbeat? {
+        let connection = heartbeatConnection()
+        return { workerID, jobs, lease in try connection.heartbeat(workerID: workerID, jobs: jobs, lease: lease) }
+    }
+
     public func registerWorker(id: String, host: String, pid: Int, queue: String, capabilities: [String], offered: [String], concurrency: Int) async throws {
         try await RunStore(pool: pool).registerWorker(id: id, host: host, pid: pid, queue: queue, capabilities: capabilities, offered: offered,
                                                       concurrency: concurrency)

@@ -72,6 +72,9 @@ public final class Worker: Service, Sendable {
         wake.signal()
     }
 
+    /// True while the worker holds no job and waits for a wake-up (or its next poll) before claiming again.
+    public var isIdle: Bool { held.count == 0 && wake.isWaiting }
+
     /// Wakes the producer now (a NOTIFY arrived, or a test enqueued work).
     public func wakeUp() { wake.signal() }
 
@@ -93,10 +96,12 @@ public final class Worker: Service, Sendable {
             "baton.queue": "\(configuration.queue)", "baton.concurrency": "\(configuration.concurrency)",
             "baton.capabilities": "\(advertised.value.joined(separator: ","))",
         ])
+        // The heartbeat outlives the task group: it keeps extending leases while shutdown waits for running steps.
+        let heartbeatThread = startHeartbeatThread()
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.produce() }
-                group.addTask { await self.heartbeatLoop() }
+                if heartbeatThread == nil { group.addTask { await self.heartbeatLoop() } }
                 group.addTask { await self.rescueLoop() }
                 if self.legitimacy.preflight != nil { group.addTask { await self.preflightLoop() } }
                 await group.next()  // the producer returns once stopping
@@ -106,6 +111,7 @@ public final class Worker: Service, Sendable {
         } onGracefulShutdown: {
             self.beginShutdown()
         }
+        await heartbeatThread?.stop()
         try? await queue.setWorkerStatus(id: configuration.id, status: "stopped")
         logger.info("worker stopped")
     }
@@ -289,36 +295,55 @@ public final class Worker: Service, Sendable {
 
     // MARK: Heartbeat
 
+    /// Heartbeats from a thread of its own when the source can (see `HeartbeatThread`). After a failed heartbeat
+    /// the next comes sooner (a quarter of the interval), so one lost round trip does not cost a whole interval
+    /// of the lease.
+    private func startHeartbeatThread() -> HeartbeatThread? {
+        guard let beat = queue.makeBlockingHeartbeat() else { return nil }
+        let interval = configuration.heartbeatInterval
+        return HeartbeatThread(name: "baton.heartbeat", firstWait: interval) { [self] in
+            let leases = held.leases
+            do {
+                apply(try beat(configuration.id, leases, configuration.lease), to: leases)
+                return interval
+            } catch {
+                logger.error("heartbeat failed; trying again soon", metadata: ["error": "\(error)"])
+                return interval / 4
+            }
+        }
+    }
+
+    /// The heartbeat for sources without a blocking one (a remote worker's HTTP source).
     private func heartbeatLoop() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.heartbeatInterval)
             if Task.isCancelled { return }
-            await heartbeatOnce()
+            let leases = held.leases
+            do {
+                apply(try await queue.heartbeat(workerID: configuration.id, jobs: leases, lease: configuration.lease), to: leases)
+            } catch {
+                logger.error("heartbeat failed", metadata: ["error": "\(error)"])
+            }
         }
     }
 
-    private func heartbeatOnce() async {
-        let leases = held.leases
-        do {
-            let alive = try await queue.heartbeat(workerID: configuration.id, jobs: leases, lease: configuration.lease)
-            for lease in leases {
-                switch alive[lease.id] {
-                case nil:
-                    if held.removeBuffered(lease.id) == nil { held.cancel(lease.id, reason: .leaseLost) }
-                case true?:
-                    if let job = held.removeBuffered(lease.id) {
-                        var outcome = JobOutcome(job: job, kind: .cancelled)
-                        outcome.finishedAt = Date()
-                        completer.submit(outcome)
-                    } else {
-                        held.cancel(lease.id, reason: .runCancelled)
-                    }
-                case false?:
-                    break
+    /// Acts on a heartbeat's answer: a lost lease stops its step, a cancelled run cancels it.
+    private func apply(_ alive: [Int64: Bool], to leases: [(id: Int64, epoch: Int64)]) {
+        for lease in leases {
+            switch alive[lease.id] {
+            case nil:
+                if held.removeBuffered(lease.id) == nil { held.cancel(lease.id, reason: .leaseLost) }
+            case true?:
+                if let job = held.removeBuffered(lease.id) {
+                    var outcome = JobOutcome(job: job, kind: .cancelled)
+                    outcome.finishedAt = Date()
+                    completer.submit(outcome)
+                } else {
+                    held.cancel(lease.id, reason: .runCancelled)
                 }
+            case false?:
+                break
             }
-        } catch {
-            logger.error("heartbeat failed", metadata: ["error": "\(error)"])
         }
     }
 

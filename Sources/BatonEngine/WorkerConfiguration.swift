@@ -13,7 +13,7 @@ public struct WorkerConfiguration: Sendable {
     public var prefetch: Int
     /// How long a claim lasts without a heartbeat; an expired lease is rescued as a crash.
     public var lease: Duration
-    /// How often held leases are extended and cancellations picked up.
+    /// How often held leases are extended and cancellations picked up; at most a third of `lease`.
     public var heartbeatInterval: Duration
     /// How often to look for ready jobs when nothing woke the worker (scheduled retries become ready this way).
     public var pollInterval: Duration
@@ -51,7 +51,8 @@ public struct WorkerConfiguration: Sendable {
         self.concurrency = max(1, concurrency)
         self.prefetch = max(1, prefetch)
         self.lease = lease
-        self.heartbeatInterval = heartbeatInterval
+        // At least three heartbeats per lease: one late or failed heartbeat must not lose a lease.
+        self.heartbeatInterval = min(heartbeatInterval, lease / 3)
         self.pollInterval = pollInterval
         self.rescueInterval = rescueInterval
         self.maxCrashes = max(1, maxCrashes)

@@ -164,28 +164,6 @@ public final class QueueStore: Sendable {
         return results
     }
 
-    // MARK: Heartbeat
-
-    /// Extends the leases a worker still holds. Returns the jobs whose lease it still has, each with whether
-    /// its run has been cancelled; a job missing from the answer was lost (the worker must stop it).
-    public func heartbeat(workerID: String, jobs: [(id: Int64, epoch: Int64)], lease: Duration) async throws -> [Int64: Bool] {
-        let batch = try Self.json(jobs.map { ["id": $0.id, "epoch": $0.epoch] })
-        let leaseMs = lease.milliseconds
-        return try await pool.transaction { connection in
-            try connection.query("UPDATE baton.workers SET last_seen_at = now() WHERE id = \(workerID)")
-            guard !jobs.isEmpty else { return [:] }
-            let rows = try connection.query("""
-                UPDATE baton.jobs j SET lease_until = now() + make_interval(secs => \(leaseMs) / 1000.0)
-                FROM jsonb_to_recordset(\(batch)::jsonb) AS h(id bigint, epoch bigint)
-                WHERE j.id = h.id AND j.lease_epoch = h.epoch AND j.lease_owner = \(workerID)
-                RETURNING j.id, EXISTS (SELECT 1 FROM baton.runs r WHERE r.id = j.run_id AND r.cancel_requested_at IS NOT NULL) AS cancel
-                """)
-            var alive: [Int64: Bool] = [:]
-            for row in rows { alive[try row.decode("id")] = try row.decode("cancel") }
-            return alive
-        }
-    }
-
     // MARK: Rescue
 
     /// Takes jobs of `queue` whose lease expired (their worker crashed or hung), lets `decide` choose an outcome for each,

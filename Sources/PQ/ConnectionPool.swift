@@ -10,9 +10,12 @@ import Logging
 public final class ConnectionPool: Sendable {
     private let state: PoolState
     public let size: Int
+    /// What the pool connects with, for a caller that needs a connection of its own beside the pool.
+    public let conninfo: String
 
     public init(conninfo: String, size: Int, logger: Logger = Logger(label: "baton.pq")) {
         self.size = max(1, size)
+        self.conninfo = conninfo
         state = PoolState()
         for index in 0..<self.size {
             let thread = Thread { [state] in
