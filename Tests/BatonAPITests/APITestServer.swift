@@ -60,6 +60,12 @@ final class APITestServer: @unchecked Sendable {
         self.tokens = tokens
     }
 
+    /// Runs `body` against a new server and stops it (server, workers, artifacts folder), also when `body` throws.
+    static func with<T>(startWorker: Bool = true, _ body: (APITestServer) async throws -> T) async throws -> T {
+        let api = try await APITestServer(startWorker: startWorker)
+        return try await scoped(api, stop: { await $0.stop() }, body)
+    }
+
     func stop() async {
         task.cancel()
         _ = try? await task.value
@@ -92,7 +98,7 @@ final class APITestServer: @unchecked Sendable {
     }
 
     /// Waits for the run to reach `status` through the API.
-    func waitFor(_ run: UUID, status: String, timeout: Duration = .seconds(20)) async throws -> [String: Any] {
+    func waitFor(_ run: UUID, status: String, timeout: Duration = .seconds(60)) async throws -> [String: Any] {
         var last: [String: Any] = [:]
         let reached = try await eventually(timeout: timeout, every: .milliseconds(30)) {
             last = try await request("GET", "/api/v1/runs/\(run.uuidString.lowercased())").object

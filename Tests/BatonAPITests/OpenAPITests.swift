@@ -26,24 +26,24 @@ struct OpenAPITests {
     }
 
     @Test func everyRouteIsDocumentedAndEveryDocumentedRouteExists() async throws {
-        let api = try await APITestServer(startWorker: false)
-        #expect(Self.document["openapi"] as? String == "3.1.0")
-        let served = Set(api.server.routes.map(\.description))
-        let documented = Set(Self.documented.map(\.description))
-        #expect(!served.isEmpty)
-        #expect(served.subtracting(documented).isEmpty, "served but not in docs/openapi.yaml: \(served.subtracting(documented).sorted())")
-        #expect(documented.subtracting(served).isEmpty, "in docs/openapi.yaml but not served: \(documented.subtracting(served).sorted())")
-        #expect(api.server.routes.count == Set(api.server.routes).count)
-        await api.stop()
+        try await APITestServer.with(startWorker: false) { api in
+            #expect(Self.document["openapi"] as? String == "3.1.0")
+            let served = Set(api.server.routes.map(\.description))
+            let documented = Set(Self.documented.map(\.description))
+            #expect(!served.isEmpty)
+            #expect(served.subtracting(documented).isEmpty, "served but not in docs/openapi.yaml: \(served.subtracting(documented).sorted())")
+            #expect(documented.subtracting(served).isEmpty, "in docs/openapi.yaml but not served: \(documented.subtracting(served).sorted())")
+            #expect(api.server.routes.count == Set(api.server.routes).count)
+        }
     }
 
     @Test func documentedRolesAreTheEnforcedOnes() async throws {
-        let api = try await APITestServer(startWorker: false)
-        let documented = Dictionary(Self.documented.map { ($0.description, $0.requiredRole) }, uniquingKeysWith: { first, _ in first })
-        for route in api.server.routes {
-            #expect(documented[route.description] == route.requiredRole, "\(route): documented \(String(describing: documented[route.description] ?? nil)), enforced \(String(describing: route.requiredRole))")
+        try await APITestServer.with(startWorker: false) { api in
+            let documented = Dictionary(Self.documented.map { ($0.description, $0.requiredRole) }, uniquingKeysWith: { first, _ in first })
+            for route in api.server.routes {
+                #expect(documented[route.description] == route.requiredRole, "\(route): documented \(String(describing: documented[route.description] ?? nil)), enforced \(String(describing: route.requiredRole))")
+            }
         }
-        await api.stop()
     }
 }
 }

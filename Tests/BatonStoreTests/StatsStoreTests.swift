@@ -79,10 +79,9 @@ struct StatsStoreTests {
             let worker = Worker(configuration: WorkerConfiguration(queue: name, concurrency: 4, lease: .seconds(5), heartbeatInterval: .milliseconds(100),
                                                                    pollInterval: .milliseconds(20), rescueInterval: .seconds(60)),
                                 queue: queue, runs: runs, handlers: handlers, logger: logger)
-            let task = Task { try await worker.run() }
-            #expect(try await eventually { try await runs.countRuns(ids: ids).filter { $0.key.isTerminal }.values.reduce(0, +) == ids.count })
-            worker.beginShutdown()
-            _ = try await task.value
+            try await scoped(Task { try await worker.run() }, stop: { worker.beginShutdown(); _ = try? await $0.value }) { _ async throws in
+                #expect(try await eventually { try await runs.countRuns(ids: ids).filter { $0.key.isTerminal }.values.reduce(0, +) == ids.count })
+            }
             return ids
         }
         _ = try await work([EnqueueRequest(workflow: chain, input: #"{"sleepMs": 20}"#), EnqueueRequest(workflow: doomed)])

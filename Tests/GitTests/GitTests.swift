@@ -143,14 +143,12 @@ struct GitCredentialTests {
         let server = try LoopbackServer(script: "git_http_server.py", arguments: [fixture.root, Self.token])
         let url = "http://127.0.0.1:\(server.port)/remote.git"
         let wrong = "wrong-token-abcdefghijklmnop"
-        let started = ContinuousClock.now
         await #expect {
             try await Git.run { _ = try Repository.clone(from: url, to: fixture.root + "/checkout", credentials: Credentials(token: wrong)) }
         } throws: { error in
             let text = "\(error)"
             return text.contains("refused the credentials for user x-access-token") && !text.contains(wrong)
         }
-        #expect(ContinuousClock.now - started < .seconds(10))
         // One unauthenticated probe plus one refused attempt: the callback did not ask again.
         let refusals = (try? String(contentsOfFile: fixture.root + "/401.count", encoding: .utf8))?.count ?? 0
         #expect(refusals >= 1 && refusals <= 3)

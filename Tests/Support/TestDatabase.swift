@@ -51,7 +51,7 @@ public enum TestDatabase {
 }
 
 /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
-public func eventually(timeout: Duration = .seconds(20), every interval: Duration = .milliseconds(20),
+public func eventually(timeout: Duration = .seconds(60), every interval: Duration = .milliseconds(20),
                        _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
@@ -116,7 +116,7 @@ public final class EngineHarness: @unchecked Sendable {
     }
 
     /// Waits for the run to reach a terminal status (or `timeout`) and returns it.
-    public func waitForRun(_ id: UUID, timeout: Duration = .seconds(20)) async throws -> RunRecord {
+    public func waitForRun(_ id: UUID, timeout: Duration = .seconds(60)) async throws -> RunRecord {
         _ = try await eventually(timeout: timeout) { try await runs.run(id)?.status.isSettled ?? false }
         return try await runs.run(id)!
     }

@@ -10,7 +10,7 @@ usage: github_api.py TOKEN [STATE_FILE]   (with STATE_FILE, pull requests surviv
   PATCH /repos/{o}/{r}/pulls/{n}   200
 Test controls (not GitHub): POST /_standin/config {"rateLimit": "403"|"429", "raceOnCreate": true, "delayCreate": seconds,
 "failCreate": n (the next n creates answer 502), "readOnly": ["owner/repo", ...] (the token may not push there)},
-GET /_standin/requests -> every request seen (method, path, headers). Prints its port, serves until killed.
+GET /_standin/requests -> every request seen (method, path, headers, and its answer's status once answered). Prints its port, serves until killed.
 """
 import json
 import os
@@ -53,6 +53,8 @@ class GitHub(BaseHTTPRequestHandler):
         pass
 
     def reply(self, status, payload, headers=None):
+        if getattr(self, "entry", None) is not None:
+            self.entry["status"] = status   # the key exists from the start: readers never see the dict change size
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json; charset=utf-8")
@@ -64,6 +66,7 @@ class GitHub(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def handle_any(self):
+        self.entry = None
         length = int(self.headers.get("content-length") or 0)
         body = json.loads(self.rfile.read(length) or b"null") if length else None
         path, _, query = self.path.partition("?")
@@ -76,8 +79,9 @@ class GitHub(BaseHTTPRequestHandler):
         if path == "/_standin/requests":
             with lock:
                 return self.reply(200, requests_seen)
+        self.entry = {"method": self.command, "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "status": None}
         with lock:
-            requests_seen.append({"method": self.command, "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}})
+            requests_seen.append(self.entry)
         if self.headers.get("authorization") != f"Bearer {TOKEN}":
             return self.reply(401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"})
         with lock:
