@@ -9,12 +9,12 @@ struct PQErrorDetailTests {
     @Test func aUniqueViolationDoesNotCarryTheDuplicatedValue() async throws {
         let pool = ConnectionPool(conninfo: TestDatabase.url, size: 1)
         defer { pool.close() }
-        let table = "pq_detail_\(UUID().uuidString.prefix(8).lowercased())"
         let value = "value-only-in-detail-\(UUID().uuidString.prefix(8))"
-        try await pool.withConnection { try $0.execute("CREATE TABLE \(table) (v text PRIMARY KEY)") }
-        try await pool.withConnection { try $0.query("INSERT INTO \(table) VALUES (\(value))") }
+        // A temporary table: one connection (pool size 1) sees it, and it goes with the session.
+        try await pool.withConnection { try $0.execute("CREATE TEMP TABLE pq_detail (v text PRIMARY KEY)") }
+        try await pool.withConnection { try $0.query("INSERT INTO pq_detail VALUES (\(value))") }
         do {
-            try await pool.withConnection { try $0.query("INSERT INTO \(table) VALUES (\(value))") }
+            try await pool.withConnection { try $0.query("INSERT INTO pq_detail VALUES (\(value))") }
             Issue.record("the duplicate insert succeeded")
         } catch let error as PQError {
             #expect(error.sqlState == "23505" && error.isUniqueViolation)
@@ -23,6 +23,5 @@ struct PQErrorDetailTests {
             #expect(!error.description.contains(value) && !error.message.contains(value), "\(error)")
             #expect(!error.description.contains("DETAIL"), "\(error)")
         }
-        try await pool.withConnection { try $0.execute("DROP TABLE \(table)") }
     }
 }
