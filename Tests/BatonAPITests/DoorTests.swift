@@ -39,7 +39,7 @@ struct DoorTests {
     @Test func theKeysDiscoverAcceptsAreAcceptedAtTheDoor() async throws {
         for key in ["001-photo-albums", "feature_2.x", "a"] { #expect(FeatureKey.problem(key) == nil, "\(key)") }
         try await withScopedAPIServer { api in
-            let run = try await api.createRun("three", feature: "001-photo-albums")
+            let run = try await api.createRun("three", feature: "001-photo-albums", repository: "acme/door-\(UUID().uuidString.prefix(8).lowercased())")
             #expect(try await api.request("GET", "/api/v1/runs/\(run.lower)").status == 200)
         }
     }
