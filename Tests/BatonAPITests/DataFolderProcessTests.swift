@@ -30,7 +30,7 @@ struct DataFolderProcessTests {
 
     static func spawn(_ arguments: [String], in directory: String, environment: [String: String], log: String) throws -> Process {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: batonExecutablePath())
         process.arguments = arguments
@@ -101,7 +101,7 @@ struct DataFolderProcessTests {
                                     in: root + "/worker-cwd", environment: environment, log: root + "/worker.log")
         try await Self.withProcesses([serve, worker]) {
             var port: Int?
-            let listening = try await eventually(timeout: .seconds(120), every: .milliseconds(100)) {
+            let listening = await eventually(timeout: .seconds(120), every: .milliseconds(100)) {
                 let log = (try? String(contentsOfFile: serveLog, encoding: .utf8)) ?? ""
                 if let range = log.range(of: #"baton\.http\.port=(\d+)"#, options: .regularExpression) {
                     port = Int(log[range].split(separator: "=").last ?? "")
