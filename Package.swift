@@ -38,7 +38,10 @@ let package = Package(
         ]),
 
         // Schema, migrations, queue and run SQL.
-        .target(name: "BatonStore", dependencies: ["BatonCore", "PQ"]),
+        .target(name: "BatonStore", dependencies: [
+            "BatonCore", "PQ",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
 
         // Worker loop, leases, heartbeats, reaper, chain advancement, handler registry.
         .target(name: "BatonEngine", dependencies: [

@@ -2,7 +2,6 @@ import BatonStore
 import Foundation
 import Hummingbird
 import Logging
-import PQ
 
 /// An error a client can act on, sent as `{"error": {"code", "message", "details"?}}`.
 ///
@@ -65,12 +64,26 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 let code = error.status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "_")
                 return APIError(error.status, code.isEmpty ? "http_error" : code, error.status.reasonPhrase).response()
             }
-        } catch let error as PQError where error.sqlState?.hasPrefix("22") == true {
-            // Data exceptions come from values a client sent that slipped past validation.
-            return APIError(.badRequest, "invalid_request", "a value in the request was not accepted (\(error.sqlState ?? ""))").response()
-        } catch let error as PQError where error.isConnectionError {
-            logger.error("database unavailable", metadata: ["error": "\(error)", "baton.http.path": "\(context.endpointPath ?? "")"])
-            return APIError(.serviceUnavailable, "database_unavailable", "the database is not reachable; try again shortly").response()
+        } catch let error where StoreFailure.classify(error) != nil {
+            let failure = StoreFailure.classify(error)!
+            switch failure.kind {
+            case .contention:
+                // Competing transactions kept aborting this one (deadlock or serialization failure) even after
+                // the store's retries; nothing changed, so the client may simply send the request again.
+                var response = APIError(.serviceUnavailable, "conflict_retry",
+                                        "the request collided with concurrent changes and was not applied; send it again").response()
+                response.headers[.retryAfter] = "1"
+                return response
+            case .invalidValue:
+                // Data exceptions come from values a client sent that slipped past validation.
+                return APIError(.badRequest, "invalid_request", "a value in the request was not accepted (\(failure.sqlState ?? ""))").response()
+            case .unavailable:
+                logger.error("database unavailable", metadata: ["error": "\(failure)", "baton.http.path": "\(context.endpointPath ?? "")"])
+                return APIError(.serviceUnavailable, "database_unavailable", "the database is not reachable; try again shortly").response()
+            case .other:
+                logger.error("request failed", metadata: ["error": "\(failure)", "baton.http.path": "\(context.endpointPath ?? "")"])
+                return APIError(.internalServerError, "internal", "internal error; the server log has the details").response()
+            }
         } catch {
             logger.error("request failed", metadata: ["error": "\(error)", "baton.http.path": "\(context.endpointPath ?? "")"])
             return APIError(.internalServerError, "internal", "internal error; the server log has the details").response()

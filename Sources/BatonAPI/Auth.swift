@@ -7,6 +7,9 @@ import Hummingbird
 enum Access: Sendable {
     /// No token needed (health probes, metrics).
     case open
+    /// No token needed; a bearer token with at least this role, when sent and valid, is passed to the handler
+    /// (which then shows more). A missing or unusable token is not an error here.
+    case openWithDetails(for: TokenRole)
     /// A bearer token with at least this role.
     case role(TokenRole)
     /// A worker token in `X-Baton-Worker-Token`.
@@ -24,6 +27,9 @@ struct Authenticator: Sendable {
         switch access {
         case .open:
             return nil
+        case .openWithDetails(let needed):
+            guard request.headers[.authorization] != nil else { return nil }
+            do { return try await authorize(request, .role(needed)) } catch is APIError { return nil }
         case .role(let needed):
             guard let header = request.headers[.authorization] else { throw APIError.unauthenticated }
             let parts = header.split(separator: " ", maxSplits: 1)

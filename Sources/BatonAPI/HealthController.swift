@@ -1,16 +1,15 @@
 import BatonStore
 import Foundation
 import Hummingbird
-import PQ
 
-/// `/healthz` (the process answers), `/readyz` (database reachable, migrations current; with the live workers'
-/// capabilities and failed preflight checks), `/metrics` (Prometheus).
+/// `/healthz` (the process answers), `/readyz` (database reachable, migrations current; with a viewer token also
+/// the live workers' capabilities and failed preflight checks), `/metrics` (Prometheus).
 struct HealthController: Sendable {
     let services: APIServices
 
     func register(in table: RouteTable) {
         table.add(.get, "/healthz", .open, healthz)
-        table.add(.get, "/readyz", .open, readyz)
+        table.add(.get, "/readyz", .openWithDetails(for: .viewer), readyz)
         table.add(.get, "/metrics", .open, metrics)
     }
 
@@ -26,6 +25,8 @@ struct HealthController: Sendable {
                                 "database has pending migrations \(status.pending.map(String.init).joined(separator: ", ")); run `baton migrate`").response()
             }
             // Workers' preflight is information here, not readiness: the API serves while workers are fixed.
+            // It names worker ids, hosts, paths and missing credentials, so only a token holder sees it.
+            guard principal != nil else { return JSONResponse.make(.ok, Readiness(status: "ready", workers: nil)) }
             let workers = try? await withTimeout(.seconds(3)) { try await services.workers.list() }
             return JSONResponse.make(.ok, Readiness(status: "ready", workers: workers.map(WorkersReadiness.init)))
         } catch {

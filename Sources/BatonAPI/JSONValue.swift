@@ -72,13 +72,13 @@ enum RequestJSON {
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {
-            throw describe(error)
+            throw describe(error, body: data)
         } catch let error as APIError {
             throw error
         }
     }
 
-    static func describe(_ error: DecodingError) -> APIError {
+    static func describe(_ error: DecodingError, body: Data? = nil) -> APIError {
         func path(_ keys: [CodingKey]) -> String {
             keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
         }
@@ -94,7 +94,9 @@ enum RequestJSON {
         case .dataCorrupted(let context):
             let field = path(context.codingPath)
             if field.isEmpty { return APIError(.badRequest, "invalid_json", "request body is not valid JSON") }
-            return .invalidField(field, context.debugDescription)
+            // Foundation's text ("Cannot initialize X from invalid String value y") names Swift types: say
+            // instead what was given and what is allowed.
+            return RequestValue.invalidValue(field: field, codingPath: context.codingPath, body: body, debugDescription: context.debugDescription)
         @unknown default:
             return APIError(.badRequest, "invalid_json", "request body could not be read")
         }

@@ -33,7 +33,7 @@ final class RouteTable: @unchecked Sendable {
     /// Adds a route. `path` uses `{name}` for parameters, as OpenAPI does.
     func add(_ method: HTTPRequest.Method, _ path: String, _ access: Access, _ handler: @escaping Handler) {
         let role: TokenRole? = switch access {
-        case .open: nil
+        case .open, .openWithDetails: nil
         case .role(let role): role
         case .worker: .worker
         }

@@ -34,7 +34,7 @@ struct RunsController: Sendable {
             throw APIError.invalidField("workflow", "no workflow named \"\(body.workflow)\"; known: \(services.workflows.keys.sorted().joined(separator: ", "))")
         }
         try Validate.repository(body.repository, field: "repository")
-        try Validate.text(body.featureKey, field: "featureKey", max: 200)
+        if let problem = FeatureKey.problem(body.featureKey) { throw APIError.invalidField("featureKey", problem) }
         if let branch = body.baseBranch { try Validate.branch(branch, field: "baseBranch") }
         let priority = body.priority ?? Priority.default
         guard Priority.isValid(priority) else { throw APIError.invalidField("priority", "must be between 0 (most urgent) and 9") }

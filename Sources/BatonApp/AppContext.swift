@@ -23,7 +23,7 @@ public struct AppContext: Sendable {
                             logger: Logger = Logger(label: "baton")) async throws -> AppContext {
         let (handlers, spec) = makeHandlers()
         let workflows = try WorkflowLoader.loadDirectory(URL(fileURLWithPath: workflowsDirectory), knownHandlers: handlers.names)
-        let url = try databaseURL ?? EmbeddedPostgres(directory: URL(fileURLWithPath: "var/postgres", isDirectory: true).standardizedFileURL).start()
+        let url = try databaseURL ?? EmbeddedPostgres(directory: DataFolders.resolve().postgres).start()
         let pool = ConnectionPool(conninfo: url, size: poolSize, logger: logger)
         if migrate {
             let applied = try await Migrator.migrate(pool)

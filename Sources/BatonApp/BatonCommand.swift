@@ -16,7 +16,7 @@ public struct BatonCommand: AsyncParsableCommand {
 
 /// Options every command that talks to the database shares.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .customLong("database-url"), help: "PostgreSQL URL (env DATABASE_URL). Without one, Baton starts its embedded cluster in var/postgres.")
+    @Option(name: .customLong("database-url"), help: "PostgreSQL URL (env DATABASE_URL). Without one, Baton starts its embedded cluster in $BATON_DATA_DIR/postgres (default var/postgres).")
     var databaseURL: String?
 
     @Option(help: "Folder of workflow YAML files (env BATON_WORKFLOWS).")
@@ -75,11 +75,11 @@ struct MigrateCommand: AsyncParsableCommand {
 }
 
 struct DatabaseCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "db", abstract: "Start, stop or locate the embedded PostgreSQL cluster in var/postgres.")
+    static let configuration = CommandConfiguration(commandName: "db", abstract: "Start, stop or locate the embedded PostgreSQL cluster ($BATON_DATA_DIR/postgres, default var/postgres).")
     @Argument(help: "start|stop|url") var action: String
 
     func run() async throws {
-        let embedded = EmbeddedPostgres(directory: URL(fileURLWithPath: "var/postgres", isDirectory: true).standardizedFileURL)
+        let embedded = EmbeddedPostgres(directory: DataFolders.resolve().postgres)
         switch action {
         case "start": print(try embedded.start())
         case "stop": try embedded.stop()

@@ -17,6 +17,7 @@ struct EnqueueCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard Priority.isValid(priority) else { throw ValidationError("--priority must be between 0 and 9") }
+        if let featureKey, let problem = FeatureKey.problem(featureKey) { throw ValidationError("--feature-key \(problem)") }
         guard var object = (try? JSONSerialization.jsonObject(with: Data(input.utf8))) as? [String: Any] else {
             throw ValidationError("--input must be a JSON object, e.g. '{\"sleepMs\": 10}'")
         }

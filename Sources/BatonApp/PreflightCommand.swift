@@ -101,7 +101,7 @@ struct PreflightCommand: AsyncParsableCommand {
         let env = ProcessInfo.processInfo.environment
         let offered = Capabilities.parse(capabilities ?? env["BATON_CAPABILITIES"])
         let url = try global.resolvedDatabaseURL
-            ?? EmbeddedPostgres(directory: URL(fileURLWithPath: "var/postgres", isDirectory: true).standardizedFileURL).start()
+            ?? EmbeddedPostgres(directory: DataFolders.resolve().postgres).start()
         let report = await WorkerPreflight.make(spec: SpecSettings.fromEnvironment(), databaseURL: url, offered: offered, options: preflight).refresh()
         print(json ? try WorkerPreflight.json(report) : WorkerPreflight.table(report))
         if !report.failed.isEmpty { throw ExitCode(1) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatonCore
 import Foundation
 
 /// `baton runs create|list|show|retry|cancel`: the API client for runs.
@@ -20,6 +21,9 @@ struct RunsCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runClient {
+                if let problem = FeatureKey.problem(featureKey) {
+                    throw ClientFailure(exitCode: ClientExit.badRequest, message: "--feature-key \(problem)")
+                }
                 var body: [String: Any] = ["workflow": workflow, "repository": repository, "featureKey": featureKey]
                 body["baseBranch"] = baseBranch
                 body["priority"] = priority

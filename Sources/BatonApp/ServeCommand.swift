@@ -10,14 +10,14 @@ import ServiceLifecycle
 struct ServerOptions: ParsableArguments {
     @Option(help: "Address to listen on (env BATON_HOST).") var host: String?
     @Option(help: "Port to listen on; 0 picks a free one (env BATON_PORT).") var port: Int?
-    @Option(help: "Folder that artifact paths are relative to (env BATON_ARTIFACTS).") var artifacts: String?
+    @Option(help: "Folder that artifact paths are relative to (env BATON_ARTIFACTS; default $BATON_DATA_DIR/artifacts, else var/artifacts).") var artifacts: String?
 
     func configuration() -> APIConfiguration {
         let env = ProcessInfo.processInfo.environment
         return APIConfiguration(
             host: host ?? env["BATON_HOST"] ?? "127.0.0.1",
             port: port ?? env["BATON_PORT"].flatMap(Int.init) ?? 8080,
-            artifactsRoot: URL(fileURLWithPath: artifacts ?? env["BATON_ARTIFACTS"] ?? "var/artifacts"))
+            artifactsRoot: DataFolders.resolve(artifactsFlag: artifacts, environment: env).artifacts)
     }
 }
 

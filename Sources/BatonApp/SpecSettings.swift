@@ -7,13 +7,11 @@ import SpecWorkflow
 enum SpecSettings {
     static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) -> SpecConfiguration {
         func value(_ name: String) -> String? { env[name].flatMap { $0.isEmpty ? nil : $0 } }
-        let data = URL(fileURLWithPath: value("BATON_DATA_DIR") ?? "var", isDirectory: true).standardizedFileURL
-        let artifacts = value("BATON_ARTIFACTS").map { URL(fileURLWithPath: $0, isDirectory: true).standardizedFileURL }
-            ?? data.appendingPathComponent("artifacts", isDirectory: true)
+        let folders = DataFolders.resolve(environment: env)
         var agentEnvironment: [String: String] = [:]
         for name in AgentSettings.passedThrough { if let v = value(name) { agentEnvironment[name] = v } }
         return SpecConfiguration(
-            dataDirectory: data, artifactsRoot: artifacts,
+            dataDirectory: folders.data, artifactsRoot: folders.artifacts,
             remoteURLTemplate: value("BATON_GIT_URL_TEMPLATE") ?? "https://github.com/{owner}/{name}.git",
             github: GitHubConfiguration(apiBase: value("BATON_GITHUB_API") ?? "https://api.github.com",
                                         token: value("BATON_GITHUB_TOKEN") ?? value("GITHUB_TOKEN") ?? ""),

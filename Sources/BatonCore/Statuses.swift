@@ -14,7 +14,7 @@ public enum AttemptStatus: String, Codable, Sendable, CaseIterable {
 }
 
 /// Why a job was moved to the dead letters.
-public enum DeadLetterReason: String, Codable, Sendable {
+public enum DeadLetterReason: String, Codable, Sendable, CaseIterable {
     /// The step's retry policy ran out of attempts.
     case exhausted
     /// The step's worker was lost (crash, kill -9, lease expiry) too many times in a row.

@@ -60,7 +60,7 @@ public final class OperatorStore: Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let batch = "[" + String(decoding: try encoder.encode(item), as: UTF8.self) + "]"
         let queueName = request.workflow.queue
-        return try await pool.transaction { connection in
+        return try await pool.retryingTransaction { connection in
             // Serialises creations for one repository and feature, so two requests cannot both pass the check.
             if let repository = request.repository, let feature = request.featureKey {
                 try connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(repository + "\u{1f}" + feature), 7))")
@@ -87,7 +87,7 @@ public final class OperatorStore: Sendable {
 
     /// Retries a failed, blocked or cancelled run (see `baton.retry_run`). Throws `StoreError.notFound` or `StoreConflict`.
     public func retry(runID: UUID, mode: RetryMode, actor: String, notes: String?) async throws -> RetryResult {
-        let row = try await pool.transaction { connection in
+        let row = try await pool.retryingTransaction { connection in
             try connection.query("SELECT * FROM baton.retry_run(\(runID), \(mode.rawValue), \(actor), \(notes))").first!
         }
         let status = try row.decode("r_status", as: String?.self) ?? ""

@@ -95,7 +95,8 @@ public final class QueueStore: Sendable {
         guard limit > 0 else { return [] }
         let leaseMs = lease.milliseconds
         let (repositories, workflows, steps) = (policy.repositories, policy.workflows, policy.steps)
-        return try await pool.withConnection { connection in
+        // One statement: a deadlock or serialization failure rolled all of it back, so running it again is safe.
+        return try await pool.retryingConnection { connection in
             let rows = try connection.query("""
                 WITH picked AS (
                     SELECT id FROM baton.jobs c
@@ -245,16 +246,24 @@ public final class QueueStore: Sendable {
     }
 
     /// Cancels a run: at once when its job waits in the queue, else at the running step's next heartbeat.
+    ///
+    /// Lock order: claim, complete and rescue lock a job and then its run; this locks the run and then only
+    /// skip-locks its waiting job. A job another transaction holds (a claim in flight) is left alone and the
+    /// answer is `cancelRequested`: `cancel_requested_at` is committed, so the claiming worker's heartbeat
+    /// stops the step and `complete_jobs` cancels the run whatever the step's outcome. Nothing here waits for
+    /// a job lock while holding the run, so cancel and claim cannot deadlock.
     public func cancelRun(_ runID: UUID, by actor: String = "system") async throws -> CancelResult {
-        try await pool.transaction { connection in
+        try await pool.retryingTransaction { connection in
             guard let row = try connection.query("SELECT status FROM baton.runs WHERE id = \(runID) FOR UPDATE").first else { return .notFound }
             let status = RunStatus(rawValue: try row.decode("status")) ?? .failed
             if status.isTerminal { return .alreadyFinished(status) }
             try connection.query("UPDATE baton.runs SET cancel_requested_at = coalesce(cancel_requested_at, now()), updated_at = now() WHERE id = \(runID)")
             let removed = try connection.query("""
-                DELETE FROM baton.jobs WHERE run_id = \(runID) AND lease_owner IS NULL RETURNING attempt_id, step, attempt
+                DELETE FROM baton.jobs WHERE id IN (
+                    SELECT id FROM baton.jobs WHERE run_id = \(runID) AND lease_owner IS NULL FOR UPDATE SKIP LOCKED)
+                RETURNING attempt_id, step, attempt
                 """)
-            if let job = removed.first {
+            for job in removed {
                 try connection.query("""
                     UPDATE baton.step_attempts SET status = 'cancelled', finished_at = now(), error_code = 'cancelled',
                         error_message = 'cancelled by ' || \(actor)::text || ' before it started'

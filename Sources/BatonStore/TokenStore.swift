@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import PQ
 
@@ -57,6 +58,20 @@ public struct TokenRecord: Sendable, Equatable {
     public var actor: String { "token:\(name)" }
 }
 
+/// The sha256 of a token secret as lower-case hex, the form `baton.api_tokens.token_hash` stores.
+///
+/// Computed in Swift so that the plaintext secret never travels to PostgreSQL as a query parameter, where
+/// statement logging, `auto_explain` or an error report could write it down.
+public struct TokenHash: Sendable, Equatable, CustomStringConvertible {
+    public let hex: String
+
+    public init(secret: String) {
+        hex = SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public var description: String { hex }
+}
+
 /// API tokens: random secrets, shown once at creation, stored as their sha256 only.
 public final class TokenStore: Sendable {
     public let pool: ConnectionPool
@@ -80,13 +95,14 @@ public final class TokenStore: Sendable {
         }
         if let expiresInSeconds, expiresInSeconds <= 0 { throw StoreError.invalid("expiry must be in the future") }
         let secret = Self.newSecret()
+        let hash = TokenHash(secret: secret).hex
         let policyJSON = String(decoding: try JSONEncoder().encode(policy), as: UTF8.self)
         let id = UUID()
         do {
             let record = try await pool.withConnection { connection in
                 try connection.query("""
                     INSERT INTO baton.api_tokens (id, name, role, token_hash, policy, created_by, expires_at)
-                    VALUES (\(id), \(name), \(role.rawValue), encode(sha256(convert_to(\(secret), 'UTF8')), 'hex'), \(policyJSON)::jsonb,
+                    VALUES (\(id), \(name), \(role.rawValue), \(hash), \(policyJSON)::jsonb,
                             \(createdBy), CASE WHEN \(expiresInSeconds)::bigint IS NULL THEN NULL ELSE now() + make_interval(secs => \(expiresInSeconds)::bigint) END)
                     RETURNING \(trusted: Self.columns)
                     """).map(Self.record).first!
@@ -119,11 +135,17 @@ public final class TokenStore: Sendable {
     /// The live (not revoked, not expired) token whose secret this is, or nil. Marks it used (at most once a minute).
     public func verify(secret: String) async throws -> TokenRecord? {
         guard secret.count <= 200 else { return nil }
+        return try await verify(hash: TokenHash(secret: secret))
+    }
+
+    /// The live token with this secret hash, or nil; the only form in which a secret reaches the database.
+    public func verify(hash: TokenHash) async throws -> TokenRecord? {
+        let tokenHash = hash.hex
         return try await pool.withConnection { connection in
             try connection.query("""
                 WITH found AS (
                     SELECT \(trusted: Self.columns) FROM baton.api_tokens
-                    WHERE token_hash = encode(sha256(convert_to(\(secret), 'UTF8')), 'hex')
+                    WHERE token_hash = \(tokenHash)
                       AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
                 ), touched AS (
                     UPDATE baton.api_tokens t SET last_used_at = now() FROM found

@@ -124,7 +124,11 @@ public final class Connection {
             return Rows(result: result)
         default:
             let sqlState = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-            let message = String(cString: PQresultErrorMessage(result))
+            // The server's primary message only: PQresultErrorMessage adds the DETAIL line, which echoes row
+            // values (`Key (name)=(...) already exists`) that must not reach logs or API errors. Errors libpq
+            // makes itself (connection lost) have no primary field and no DETAIL.
+            let message = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
+                ?? String(cString: PQresultErrorMessage(result))
             throw PQError(code: isHealthy ? .server : .connectionLost, function: function, message: message, sqlState: sqlState)
         }
     }

@@ -3,7 +3,8 @@ import CLibPQ
 
 /// An error from PostgreSQL or from libpq, with the server's SQLSTATE when there is one.
 ///
-/// `description` carries libpq's message and the failing function, never a connection string or parameter value.
+/// `description` carries the failing function, the SQLSTATE and the server's primary message — never its
+/// DETAIL line (which echoes row values), a connection string or a parameter value.
 public struct PQError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         let raw: String
@@ -38,6 +39,9 @@ public struct PQError: Error, CustomStringConvertible, Sendable {
     }
 
     public var isUniqueViolation: Bool { sqlState == "23505" }
+    /// True for a serialization failure (40001) or a deadlock (40P01): the transaction was rolled back and
+    /// running it again may succeed.
+    public var isTransientConflict: Bool { sqlState == "40001" || sqlState == "40P01" }
     /// True when the connection itself is gone and a retry on a new connection may succeed.
     public var isConnectionError: Bool { code == .connectionLost || code == .connectionFailed || (sqlState?.hasPrefix("08") ?? false) || sqlState == "57P01" }
 }

@@ -16,7 +16,7 @@ public enum FeatureLocator {
         let root = repositoryRoot.resolvingSymlinksInPath().standardizedFileURL
         let key = try featureKey ?? activeFeature(root: root)
         guard isSafeKey(key) else {
-            throw StepError(code: "invalid_feature_key", message: "feature key \"\(key)\" is not a single folder name under specs/ (letters, digits, '.', '_', '-')", retryable: false)
+            throw StepError(code: "invalid_feature_key", message: "feature key \"\(key)\" is not \(FeatureKey.rule)", retryable: false)
         }
         let relative = "specs/\(key)/tasks.md"
         let file = root.appendingPathComponent(relative).resolvingSymlinksInPath().standardizedFileURL
@@ -32,10 +32,8 @@ public enum FeatureLocator {
         return Located(featureKey: key, tasksPath: relative, tasks: TasksFile.parse(text))
     }
 
-    static func isSafeKey(_ key: String) -> Bool {
-        !key.isEmpty && key != "." && key != ".." && key.count <= 200
-            && key.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }
-    }
+    /// The rule the API and the CLI check too (`BatonCore.FeatureKey`).
+    static func isSafeKey(_ key: String) -> Bool { FeatureKey.isValid(key) }
 
     /// The feature `.specify/feature.json` names (`feature`, `featureKey`, or a `feature_directory` under specs/).
     static func activeFeature(root: URL) throws -> String {

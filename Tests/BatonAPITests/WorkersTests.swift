@@ -28,7 +28,7 @@ struct WorkersTests {
             #expect(checks.map { "\($0["name"] ?? ""):\($0["status"] ?? "")" } == ["codex_cli:failed", "git_https:passed"])
             #expect(checks.first?["fix"] as? String == "install the Codex CLI")
 
-            let ready = try await api.request("GET", "/readyz", role: nil)
+            let ready = try await api.request("GET", "/readyz", role: .viewer)
             #expect(ready.status == 200)
             let failed = (ready.object["workers"] as? [String: Any])?["failedChecks"] as? [[String: Any]] ?? []
             #expect(failed.contains { $0["worker"] as? String == id && $0["name"] as? String == "codex_cli" })
