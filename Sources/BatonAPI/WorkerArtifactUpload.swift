@@ -19,6 +19,7 @@ extension WorkerController {
         let upload = try Self.uploadParameters(request)
         let owner = try WorkerValidate.owner(token, upload.workerId)
         let artifact = upload.artifact
+        try WorkerValidate.artifact(artifact, field: "")
         guard artifact.sizeBytes <= services.maxArtifactBytes else {
             throw APIError(.contentTooLarge, "artifact_too_large",
                            "artifact \(artifact.relativePath.prefix(200)) is \(artifact.sizeBytes) bytes; this server takes artifacts of at most \(services.maxArtifactBytes) bytes (BATON_MAX_ARTIFACT_BYTES)")
@@ -30,7 +31,7 @@ extension WorkerController {
         guard let runID = try await services.queue.leasedRun(jobID: id, epoch: upload.leaseEpoch, owner: owner) else {
             throw WorkerValidate.leaseLost(id)
         }
-        try WorkerValidate.artifact(artifact, field: "", runID: runID)
+        try WorkerValidate.artifactPath(artifact.relativePath, field: "relativePath", runID: runID)
 
         let files = ArtifactUploads(root: services.artifactsRoot)
         let temporary = try files.temporaryFile()

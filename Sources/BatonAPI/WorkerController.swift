@@ -155,8 +155,9 @@ struct WorkerController: Sendable {
         let id = try Validate.int64(context, parameter: "id", what: "job")
         let body = try await RequestJSON.decode(WorkerProtocol.ArtifactRequest.self, from: request)
         let owner = try WorkerValidate.owner(token, body.workerId)
+        try WorkerValidate.artifact(body.artifact)
         guard let runID = try await services.queue.leasedRun(jobID: id, epoch: body.leaseEpoch, owner: owner) else { throw WorkerValidate.leaseLost(id) }
-        try WorkerValidate.artifact(body.artifact, runID: runID)
+        try WorkerValidate.artifactPath(body.artifact.relativePath, field: "artifact.relativePath", runID: runID)
         guard try await services.queue.recordArtifact(jobID: id, epoch: body.leaseEpoch, owner: owner, body.artifact) else {
             throw WorkerValidate.leaseLost(id)
         }

@@ -92,23 +92,27 @@ enum WorkerValidate {
         if let runOutcome = outcome.runOutcome { try Validate.text(runOutcome, field: "outcome.run_outcome", max: 200) }
     }
 
-    /// An artifact record of job's run `runID`. Its path must lie under a folder named after the run (as
-    /// `spec_workflows/<run id>/<step>/attempt-<n>/<name>` does), so that no run's files can land on another's; names
-    /// starting with `.` are the server's own (its upload folder).
-    static func artifact(_ artifact: ArtifactRecord, field prefix: String = "artifact.", runID: UUID) throws {
+    /// An artifact record, before its job is known. Names starting with `.` are the server's own (its upload folder).
+    static func artifact(_ artifact: ArtifactRecord, field prefix: String = "artifact.") throws {
         try name(artifact.kind, field: prefix + "kind")
         try Validate.text(artifact.relativePath, field: prefix + "relativePath", max: 1000)
         let components = artifact.relativePath.split(separator: "/", omittingEmptySubsequences: false)
         guard !artifact.relativePath.hasPrefix("/"), !components.contains(where: { $0.isEmpty || $0.hasPrefix(".") }) else {
             throw APIError.invalidField(prefix + "relativePath", "must be a relative path without empty components or components starting with .")
         }
-        guard components.dropLast().contains(Substring(runID.uuidString.lowercased())) else {
-            throw APIError.invalidField(prefix + "relativePath", "must lie under a folder named after the job's run id \(runID.uuidString.lowercased()) (e.g. spec_workflows/\(runID.uuidString.lowercased())/<step>/attempt-<n>/<name>)")
-        }
         try Validate.text(artifact.contentType, field: prefix + "contentType", max: 200)
         guard artifact.sizeBytes >= 0 else { throw APIError.invalidField(prefix + "sizeBytes", "must not be negative") }
         guard artifact.sha256.count == 64, artifact.sha256.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
             throw APIError.invalidField(prefix + "sha256", "must be 64 lower-case hex digits")
+        }
+    }
+
+    /// An artifact of job's run `runID` must lie under a folder named after the run (as
+    /// `spec_workflows/<run id>/<step>/attempt-<n>/<name>` does), so that no run's files can land on another's.
+    static func artifactPath(_ relativePath: String, field: String, runID: UUID) throws {
+        let run = runID.uuidString.lowercased()
+        guard relativePath.split(separator: "/").dropLast().contains(Substring(run)) else {
+            throw APIError.invalidField(field, "must lie under a folder named after the job's run id \(run) (e.g. spec_workflows/\(run)/<step>/attempt-<n>/<name>)")
         }
     }
 }
