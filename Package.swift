@@ -67,6 +67,7 @@ let package = Package(
         .target(name: "BatonAPI", dependencies: [
             "BatonCore", "BatonStore",
             "PQ",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
@@ -88,9 +89,12 @@ let package = Package(
         .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"]),
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient", "BatonTestSupport"]),
         .testTarget(name: "GitTests", dependencies: ["Git", "BatonTestSupport"]),
-        .testTarget(name: "SpecWorkflowTests", dependencies: ["SpecWorkflow", "BatonCore", "BatonStore", "BatonEngine", "Git", "HTTPClient", "BatonTestSupport"]),
+        .testTarget(name: "SpecWorkflowTests", dependencies: [
+            "SpecWorkflow", "BatonCore", "BatonStore", "BatonEngine", "Git", "HTTPClient", "BatonTestSupport", "BatonAPI",
+        ]),
         .testTarget(name: "BatonAPITests", dependencies: [
             "BatonAPI", "BatonStore", "BatonCore", "BatonEngine", "BatonRemote", "HTTPClient", "PQ", "BatonTestSupport", .product(name: "Yams", package: "Yams"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "BatonEngineTests", dependencies: ["BatonEngine", "BatonStore", "BatonCore", "BatonApp", "PQ", "BatonTestSupport"]),
     ],

@@ -13,11 +13,17 @@ public struct APIConfiguration: Sendable {
     public var port: Int
     /// `artifacts.relative_path` is relative to this folder.
     public var artifactsRoot: URL
+    /// The largest artifact a remote worker may upload (`POST /api/v1/worker/jobs/{id}/artifacts/upload`).
+    public var maxArtifactBytes: Int64
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, artifactsRoot: URL = URL(fileURLWithPath: "var/artifacts")) {
+    public static let defaultMaxArtifactBytes: Int64 = 256 << 20
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, artifactsRoot: URL = URL(fileURLWithPath: "var/artifacts"),
+                maxArtifactBytes: Int64 = APIConfiguration.defaultMaxArtifactBytes) {
         self.host = host
         self.port = port
         self.artifactsRoot = artifactsRoot
+        self.maxArtifactBytes = maxArtifactBytes
     }
 }
 
@@ -36,6 +42,7 @@ struct APIServices: Sendable {
     let events: EventWatcher
     let metrics: APIMetrics
     let artifactsRoot: URL
+    let maxArtifactBytes: Int64
 }
 
 /// The HTTP API as a `Service`: the Hummingbird server and the event watcher, stopped together.
@@ -51,7 +58,8 @@ public final class APIServer: Service, Sendable {
         let services = APIServices(
             pool: pool, queue: queue, workflows: workflows, queries: queries, runs: RunStore(pool: pool),
             operations: OperatorStore(pool: pool, queue: queue), deadLetters: DeadLetterStore(pool: pool), tokens: TokenStore(pool: pool),
-            workers: WorkerStore(pool: pool), stats: StatsStore(pool: pool), events: watcher, metrics: APIMetrics(), artifactsRoot: configuration.artifactsRoot.standardizedFileURL)
+            workers: WorkerStore(pool: pool), stats: StatsStore(pool: pool), events: watcher, metrics: APIMetrics(), artifactsRoot: configuration.artifactsRoot.standardizedFileURL,
+            maxArtifactBytes: configuration.maxArtifactBytes)
         let router = Router(context: APIContext.self)
         router.add(middleware: MetricsMiddleware(metrics: services.metrics))
         router.add(middleware: ErrorMiddleware(logger: logger))

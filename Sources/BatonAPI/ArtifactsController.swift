@@ -34,9 +34,12 @@ struct ArtifactsController: Sendable {
             throw APIError(.notFound, "artifact_unavailable", "artifact \(artifactID)'s file is not available on this server")
         }
         let body = size == 0 ? ResponseBody() : try await FileIO().loadFile(path: path, context: context)
-        var headers: HTTPFields = [.contentType: artifact.contentType, .contentLength: String(size)]
-        let name = ArtifactDTO(artifact).name.filter { $0.isLetter || $0.isNumber || "-_.".contains($0) }
-        headers[.contentDisposition] = "inline; filename=\"\(name.isEmpty ? "artifact" : name)\""
+        // The type a worker recorded is served only when it is on the allowlist; anything else (HTML, SVG, scripts)
+        // is a download, so that no artifact runs in a browser on this server's origin.
+        let served = ServedContentType(recorded: artifact.contentType)
+        var headers: HTTPFields = [.contentType: served.value, .contentLength: String(size)]
+        let name = ArtifactDTO(artifact).name.filter { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
+        headers[.contentDisposition] = "\(served.inline ? "inline" : "attachment"); filename=\"\(name.isEmpty ? "artifact" : name)\""
         headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
         return Response(status: .ok, headers: headers, body: body)
     }
@@ -53,7 +56,7 @@ enum ArtifactFiles {
         return realFile
     }
 
-    private static func realPath(_ path: String) -> String? {
+    static func realPath(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
         return String(cString: resolved)

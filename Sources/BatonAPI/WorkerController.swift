@@ -11,12 +11,16 @@ struct WorkerController: Sendable {
     let services: APIServices
 
     func register(in table: RouteTable) {
+        table.add(.post, "/api/v1/worker/register", .worker, register)
+        table.add(.post, "/api/v1/worker/preflight", .worker, preflight)
+        table.add(.post, "/api/v1/worker/status", .worker, status)
         table.add(.post, "/api/v1/worker/claim", .worker, claim)
         table.add(.post, "/api/v1/worker/jobs/{id}/heartbeat", .worker, heartbeat)
         table.add(.post, "/api/v1/worker/jobs/{id}/complete", .worker, complete)
         table.add(.post, "/api/v1/worker/jobs/{id}/fail", .worker, fail)
         table.add(.post, "/api/v1/worker/jobs/{id}/events", .worker, event)
         table.add(.post, "/api/v1/worker/jobs/{id}/artifacts", .worker, artifact)
+        table.add(.post, "/api/v1/worker/jobs/{id}/artifacts/upload", .worker, upload)
         table.add(.get, "/api/v1/worker/workflows/{id}", .worker, workflow)
     }
 
@@ -25,23 +29,58 @@ struct WorkerController: Sendable {
     static let completeKinds: Set<JobOutcome.Kind> = [.succeeded, .release]
     static let failKinds: Set<JobOutcome.Kind> = Set(JobOutcome.Kind.allCases).subtracting(completeKinds).subtracting([.crashed])
 
+    /// Registers (or re-registers) the worker before its first claim, as a worker on the database does.
+    @Sendable func register(_ request: Request, _ context: APIContext, _ principal: TokenRecord?) async throws -> Response {
+        let token = try principal.workerToken
+        let body = try await RequestJSON.decode(WorkerProtocol.RegisterRequest.self, from: request)
+        let owner = try WorkerValidate.owner(token, body.workerId)
+        try WorkerValidate.name(body.queue, field: "queue")
+        try WorkerValidate.capabilities(body.capabilities, field: "capabilities")
+        if let offered = body.offered { try WorkerValidate.capabilities(offered, field: "offered") }
+        try WorkerValidate.identity(host: body.host, pid: body.pid, concurrency: body.concurrency)
+        try await services.runs.registerWorker(id: owner, host: body.host ?? "remote", pid: body.pid ?? 0, queue: body.queue,
+                                               capabilities: token.policy.bound(body.capabilities),
+                                               offered: token.policy.bound(body.offered ?? body.capabilities), concurrency: body.concurrency ?? 1)
+        return JSONResponse.make(.ok, ["registered": true])
+    }
+
+    /// Stores the worker's latest preflight results (replacing the previous ones) and what they let it advertise,
+    /// so that `GET /api/v1/workers` and a waiting run's reason show them as for a worker on the database.
+    @Sendable func preflight(_ request: Request, _ context: APIContext, _ principal: TokenRecord?) async throws -> Response {
+        let token = try principal.workerToken
+        var body = try await RequestJSON.decode(WorkerProtocol.PreflightRequest.self, from: request)
+        let owner = try WorkerValidate.owner(token, body.workerId)
+        try WorkerValidate.preflight(body)
+        body.offered = token.policy.bound(body.offered)
+        let report = body.report(checkedAt: Date())
+        try await services.workers.record(workerID: owner, report: report)
+        return JSONResponse.make(.ok, WorkerProtocol.PreflightResponse(capabilities: report.capabilities))
+    }
+
+    /// `stopping` (graceful shutdown began) or `stopped`.
+    @Sendable func status(_ request: Request, _ context: APIContext, _ principal: TokenRecord?) async throws -> Response {
+        let token = try principal.workerToken
+        let body = try await RequestJSON.decode(WorkerProtocol.StatusRequest.self, from: request)
+        let owner = try WorkerValidate.owner(token, body.workerId)
+        guard ["stopping", "stopped"].contains(body.status) else { throw APIError.invalidField("status", "must be stopping or stopped") }
+        try await services.runs.setWorkerStatus(id: owner, status: body.status)
+        return JSONResponse.make(.ok, ["status": body.status])
+    }
+
     @Sendable func claim(_ request: Request, _ context: APIContext, _ principal: TokenRecord?) async throws -> Response {
         let token = try principal.workerToken
         let body = try await RequestJSON.decode(WorkerProtocol.ClaimRequest.self, from: request)
         try WorkerValidate.name(body.workerId, field: "workerId")
         try WorkerValidate.name(body.queue, field: "queue")
         let requested = body.capabilities ?? token.policy.capabilities
-        guard requested.count <= 64 else { throw APIError.invalidField("capabilities", "at most 64") }
-        for (index, capability) in requested.enumerated() { try WorkerValidate.name(capability, field: "capabilities[\(index)]") }
+        try WorkerValidate.capabilities(requested, field: "capabilities")
         let limit = body.limit ?? 1
         guard (1...100).contains(limit) else { throw APIError.invalidField("limit", "must be from 1 to 100") }
         let lease = try WorkerValidate.lease(body.leaseMs)
-        if let host = body.host { try Validate.text(host, field: "host", max: 255) }
-        guard (body.pid ?? 0) >= 0, (body.pid ?? 0) <= Int(Int32.max) else { throw APIError.invalidField("pid", "must be a process id") }
-        guard (1...10_000).contains(body.concurrency ?? 1) else { throw APIError.invalidField("concurrency", "must be from 1 to 10000") }
+        try WorkerValidate.identity(host: body.host, pid: body.pid, concurrency: body.concurrency)
 
         // The policy's capabilities bound what the worker may claim with, whatever it says it has.
-        let capabilities = token.policy.capabilities.isEmpty ? requested : requested.filter(token.policy.capabilities.contains)
+        let capabilities = token.policy.bound(requested)
         let owner = WorkerProtocol.leaseOwner(tokenName: token.name, workerId: body.workerId)
         try await services.runs.sawRemoteWorker(id: owner, host: body.host ?? "remote", pid: body.pid ?? 0, queue: body.queue,
                                                 capabilities: capabilities, concurrency: body.concurrency ?? 1)
@@ -117,6 +156,8 @@ struct WorkerController: Sendable {
         let body = try await RequestJSON.decode(WorkerProtocol.ArtifactRequest.self, from: request)
         let owner = try WorkerValidate.owner(token, body.workerId)
         try WorkerValidate.artifact(body.artifact)
+        guard let runID = try await services.queue.leasedRun(jobID: id, epoch: body.leaseEpoch, owner: owner) else { throw WorkerValidate.leaseLost(id) }
+        try WorkerValidate.artifactPath(body.artifact.relativePath, field: "artifact.relativePath", runID: runID)
         guard try await services.queue.recordArtifact(jobID: id, epoch: body.leaseEpoch, owner: owner, body.artifact) else {
             throw WorkerValidate.leaseLost(id)
         }

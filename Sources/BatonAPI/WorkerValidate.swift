@@ -23,6 +23,42 @@ enum WorkerValidate {
         return WorkerProtocol.leaseOwner(tokenName: token.name, workerId: workerId)
     }
 
+    /// Capability names (at most 64).
+    static func capabilities(_ values: [String], field: String) throws {
+        guard values.count <= 64 else { throw APIError.invalidField(field, "at most 64") }
+        for (index, value) in values.enumerated() { try name(value, field: "\(field)[\(index)]") }
+    }
+
+    /// What a worker says about itself when it registers or claims.
+    static func identity(host: String?, pid: Int?, concurrency: Int?) throws {
+        if let host { try Validate.text(host, field: "host", max: 255) }
+        guard (pid ?? 0) >= 0, (pid ?? 0) <= Int(Int32.max) else { throw APIError.invalidField("pid", "must be a process id") }
+        guard (1...10_000).contains(concurrency ?? 1) else { throw APIError.invalidField("concurrency", "must be from 1 to 10000") }
+    }
+
+    /// Preflight results as a remote worker reports them.
+    static func preflight(_ request: WorkerProtocol.PreflightRequest) throws {
+        try capabilities(request.offered, field: "offered")
+        guard request.results.count <= 200 else { throw APIError.invalidField("results", "at most 200 checks") }
+        for (index, check) in request.results.enumerated() {
+            let field = "results[\(index)]"
+            try Validate.text(check.name, field: field + ".name", max: 200)
+            if let capability = check.capability { try name(capability, field: field + ".capability") }
+            if let repository = check.repository { try Validate.text(repository, field: field + ".repository", max: 200) }
+            try message(check.detail, field: field + ".detail")
+            if let fix = check.fix { try message(fix, field: field + ".fix") }
+            guard (0...86_400_000).contains(check.durationMs) else { throw APIError.invalidField(field + ".durationMs", "must be from 0 to 86400000") }
+        }
+    }
+
+    /// A check's detail or fix: at most 4000 characters, no control characters but newlines and tabs (may be empty).
+    private static func message(_ value: String, field: String) throws {
+        guard value.count <= 4000 else { throw APIError.invalidField(field, "must be at most 4000 characters") }
+        guard !value.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) && !"\n\t\r".unicodeScalars.contains($0) }) else {
+            throw APIError.invalidField(field, "must not contain control characters")
+        }
+    }
+
     static func leaseLost(_ id: Int64) -> APIError {
         APIError(.conflict, "lease_lost",
                  "job \(id) is not leased to this worker under this epoch (it finished, its lease expired and was rescued, or another worker holds it); stop working on it",
@@ -56,17 +92,34 @@ enum WorkerValidate {
         if let runOutcome = outcome.runOutcome { try Validate.text(runOutcome, field: "outcome.run_outcome", max: 200) }
     }
 
-    static func artifact(_ artifact: ArtifactRecord) throws {
-        try name(artifact.kind, field: "artifact.kind")
-        try Validate.text(artifact.relativePath, field: "artifact.relativePath", max: 1000)
+    /// An artifact record, before its job is known. Names starting with `.` are the server's own (its upload folder).
+    static func artifact(_ artifact: ArtifactRecord, field prefix: String = "artifact.") throws {
+        try name(artifact.kind, field: prefix + "kind")
+        try Validate.text(artifact.relativePath, field: prefix + "relativePath", max: 1000)
         let components = artifact.relativePath.split(separator: "/", omittingEmptySubsequences: false)
-        guard !artifact.relativePath.hasPrefix("/"), !components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
-            throw APIError.invalidField("artifact.relativePath", "must be a relative path without empty, . or .. components")
+        guard !artifact.relativePath.hasPrefix("/"), !components.contains(where: { $0.isEmpty || $0.hasPrefix(".") }) else {
+            throw APIError.invalidField(prefix + "relativePath", "must be a relative path without empty components or components starting with .")
         }
-        try Validate.text(artifact.contentType, field: "artifact.contentType", max: 200)
-        guard artifact.sizeBytes >= 0 else { throw APIError.invalidField("artifact.sizeBytes", "must not be negative") }
+        try Validate.text(artifact.contentType, field: prefix + "contentType", max: 200)
+        guard artifact.sizeBytes >= 0 else { throw APIError.invalidField(prefix + "sizeBytes", "must not be negative") }
         guard artifact.sha256.count == 64, artifact.sha256.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
-            throw APIError.invalidField("artifact.sha256", "must be 64 lower-case hex digits")
+            throw APIError.invalidField(prefix + "sha256", "must be 64 lower-case hex digits")
         }
+    }
+
+    /// An artifact of job's run `runID` must lie under a folder named after the run (as
+    /// `spec_workflows/<run id>/<step>/attempt-<n>/<name>` does), so that no run's files can land on another's.
+    static func artifactPath(_ relativePath: String, field: String, runID: UUID) throws {
+        let run = runID.uuidString.lowercased()
+        guard relativePath.split(separator: "/").dropLast().contains(Substring(run)) else {
+            throw APIError.invalidField(field, "must lie under a folder named after the job's run id \(run) (e.g. spec_workflows/\(run)/<step>/attempt-<n>/<name>)")
+        }
+    }
+}
+
+extension WorkerPolicy {
+    /// `capabilities` as far as this policy allows them (all of them when it names none).
+    func bound(_ capabilities: [String]) -> [String] {
+        self.capabilities.isEmpty ? capabilities : capabilities.filter(self.capabilities.contains)
     }
 }

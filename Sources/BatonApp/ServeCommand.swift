@@ -11,13 +11,19 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Address to listen on (env BATON_HOST).") var host: String?
     @Option(help: "Port to listen on; 0 picks a free one (env BATON_PORT).") var port: Int?
     @Option(help: "Folder that artifact paths are relative to (env BATON_ARTIFACTS; default $BATON_DATA_DIR/artifacts, else var/artifacts).") var artifacts: String?
+    @Option(help: "Largest artifact file a remote worker may upload, in bytes (env BATON_MAX_ARTIFACT_BYTES; default 268435456).")
+    var maxArtifactBytes: Int64?
 
     func configuration() -> APIConfiguration {
         let env = ProcessInfo.processInfo.environment
-        return APIConfiguration(
+        var configuration = APIConfiguration(
             host: host ?? env["BATON_HOST"] ?? "127.0.0.1",
             port: port ?? env["BATON_PORT"].flatMap(Int.init) ?? 8080,
             artifactsRoot: DataFolders.resolve(artifactsFlag: artifacts, environment: env).artifacts)
+        if let limit = (maxArtifactBytes ?? env["BATON_MAX_ARTIFACT_BYTES"].flatMap { Int64($0) }), limit > 0 {
+            configuration.maxArtifactBytes = limit
+        }
+        return configuration
     }
 }
 

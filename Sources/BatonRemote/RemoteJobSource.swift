@@ -13,29 +13,54 @@ public struct RemoteJobSource: JobSource {
     let token: String
     let workerID: String
     let concurrency: Int
+    /// Where the handlers here write artifact files; a recorded artifact's file is uploaded from it.
+    let artifactsRoot: URL?
     let logger: Logger
     let http = HTTPClient()
     private let workflows = WorkflowCache()
 
     /// `server` is the base URL (`https://baton.example.com`, or plain http to a loopback address); `token` a
-    /// worker token; `workerID` the worker's id (the server records `remote/<token name>/<workerID>`).
-    public init(server: String, token: String, workerID: String, concurrency: Int, logger: Logger) {
+    /// worker token; `workerID` the worker's id (the server records `remote/<token name>/<workerID>`);
+    /// `artifactsRoot` the folder artifact paths are relative to here (nil: record rows without uploading files).
+    public init(server: String, token: String, workerID: String, concurrency: Int, artifactsRoot: URL? = nil, logger: Logger) {
         self.server = server.hasSuffix("/") ? String(server.dropLast()) : server
         self.token = token
         self.workerID = workerID
         self.concurrency = concurrency
+        self.artifactsRoot = artifactsRoot
         self.logger = logger
     }
 
-    /// The server registers a remote worker on its claims; nothing to send before.
-    public func registerWorker(id: String, host: String, pid: Int, queue: String, capabilities: [String], offered: [String], concurrency: Int) async throws {}
+    public func registerWorker(id: String, host: String, pid: Int, queue: String, capabilities: [String], offered: [String], concurrency: Int) async throws {
+        let body = WorkerProtocol.RegisterRequest(workerId: workerID, queue: queue, host: host, pid: pid, capabilities: capabilities,
+                                                  offered: offered, concurrency: concurrency)
+        // The server may not be up yet: wait for it (a refusal, such as a revoked token, ends the worker).
+        var pause = Duration.milliseconds(200)
+        while true {
+            do {
+                let reply = try await post("/api/v1/worker/register", body)
+                if reply.status == 200 { return }
+                if reply.status < 500 { throw RemoteError(reply, call: "register") }
+                logger.warning("registering with the server failed; trying again", metadata: ["error": "\(RemoteError(reply, call: "register"))"])
+            } catch let error as HTTPError where error.code != 0 {
+                logger.warning("the server is not reachable; trying again", metadata: ["error": "\(error)"])
+            }
+            try await Task.sleep(for: pause)
+            pause = min(pause * 2, .seconds(5))
+        }
+    }
 
-    /// Not sent yet: a remote worker's preflight shows in its own logs (and decides what it claims with), not
-    /// in `GET /api/v1/workers`.
-    public func recordPreflight(workerID: String, report: PreflightReport) async throws {}
+    /// Sent to the server, which stores the results and what they let this worker advertise.
+    public func recordPreflight(workerID: String, report: PreflightReport) async throws {
+        let reply = try await post("/api/v1/worker/preflight", WorkerProtocol.PreflightRequest(workerId: self.workerID, report: report))
+        guard reply.status == 200 else { throw RemoteError(reply, call: "preflight") }
+    }
 
-    /// A remote worker's row shows when it last called in; its status is not reported over HTTP.
-    public func setWorkerStatus(id: String, status: String) async throws {}
+    /// `stopping` and `stopped`; the server marks the worker `running` on its registration and claims.
+    public func setWorkerStatus(id: String, status: String) async throws {
+        let reply = try await post("/api/v1/worker/status", WorkerProtocol.StatusRequest(workerId: workerID, status: status))
+        guard reply.status == 200 else { throw RemoteError(reply, call: "status") }
+    }
 
     public func claim(queue: String, workerID: String, capabilities: [String], limit: Int, lease: Duration) async throws -> [ClaimedJob] {
         let body = WorkerProtocol.ClaimRequest(workerId: self.workerID, queue: queue, capabilities: capabilities, limit: min(limit, 100),
@@ -89,9 +114,30 @@ public struct RemoteJobSource: JobSource {
         return try accepted(try await post("/api/v1/worker/jobs/\(job.id)/events", body), call: "events")
     }
 
+    /// Uploads the artifact's file (streamed from disk; the server checks its size and sha256 against the record)
+    /// and records it, fenced by the lease. Sent again after a transport error or 5xx (the same bytes again change
+    /// nothing). False when the lease is gone; an earlier attempt's different file at the same path throws.
     public func recordArtifact(job: ClaimedJob, _ artifact: ArtifactRecord) async throws -> Bool {
-        let body = WorkerProtocol.ArtifactRequest(workerId: workerID, leaseEpoch: job.leaseEpoch, artifact: artifact)
-        return try accepted(try await post("/api/v1/worker/jobs/\(job.id)/artifacts", body), call: "artifacts")
+        guard let artifactsRoot else {
+            let body = WorkerProtocol.ArtifactRequest(workerId: workerID, leaseEpoch: job.leaseEpoch, artifact: artifact)
+            return try accepted(try await post("/api/v1/worker/jobs/\(job.id)/artifacts", body), call: "artifacts")
+        }
+        let upload = WorkerProtocol.ArtifactUpload(workerId: workerID, leaseEpoch: job.leaseEpoch, artifact: artifact)
+        let request = HTTPRequest(method: "POST", url: server + "/api/v1/worker/jobs/\(job.id)/artifacts/upload?\(upload.query)",
+                                  headers: [("X-Baton-Worker-Token", token), ("Content-Type", "application/octet-stream"), ("Accept", "application/json")],
+                                  bodyFile: artifactsRoot.appendingPathComponent(artifact.relativePath).path,
+                                  timeout: .seconds(60 + artifact.sizeBytes / 1_000_000))
+        var attempt = 1
+        while true {
+            do {
+                let reply = try await http.send(request)
+                if reply.status < 500 || attempt == 3 { return try accepted(reply, call: "artifacts/upload") }
+            } catch let error as HTTPError where attempt < 3 && error.code != 0 {
+                logger.warning("artifact upload failed; sending it again", metadata: ["baton.artifact.path": "\(artifact.relativePath)", "error": "\(error)"])
+            }
+            try await Task.sleep(for: .milliseconds(200 * attempt))
+            attempt += 1
+        }
     }
 
     public func workflow(id: Int64) async throws -> WorkflowDefinition {
@@ -114,11 +160,12 @@ public struct RemoteJobSource: JobSource {
         try await http.send(HTTPRequest(method: "POST", url: server + path, headers: headers, body: try JSONEncoder().encode(body)))
     }
 
-    /// 2xx: written; 409: the lease is gone (nothing written); anything else is an error.
+    /// 2xx: written; 409 `lease_lost`: the lease is gone (nothing written); anything else is an error.
     private func accepted(_ reply: HTTPResponse, call: String) throws -> Bool {
         if (200..<300).contains(reply.status) { return true }
-        if reply.status == 409 { return false }
-        throw RemoteError(reply, call: call)
+        let error = RemoteError(reply, call: call)
+        if reply.status == 409 && error.code == "lease_lost" { return false }
+        throw error
     }
 }
 

@@ -214,22 +214,59 @@ public final class QueueStore: Sendable {
         }
     }
 
-    /// Records (or re-records) a file the step wrote, under the same fence as events.
+    /// The run of job `jobID` while it is leased to `owner` under `epoch`; nil once the lease is gone.
+    public func leasedRun(jobID: Int64, epoch: Int64, owner: String) async throws -> UUID? {
+        try await pool.withConnection { connection in
+            try connection.query("""
+                SELECT run_id FROM baton.jobs WHERE id = \(jobID) AND lease_epoch = \(epoch) AND lease_owner = \(owner)
+                """).first?.decode("run_id", as: UUID.self)
+        }
+    }
+
+    /// Records a file the step wrote, under the same fence as events. Returns false when the lease is gone (nothing
+    /// was written). Throws `StoreConflict` (`artifact_conflict`) when an earlier step attempt recorded the same path with other contents.
     public func recordArtifact(job: ClaimedJob, _ artifact: ArtifactRecord) async throws -> Bool {
         try await recordArtifact(jobID: job.id, epoch: job.leaseEpoch, owner: job.leaseOwner, artifact)
     }
 
     /// As above, for a job known by its fence only (the remote-worker protocol).
-    public func recordArtifact(jobID: Int64, epoch: Int64, owner: String, _ artifact: ArtifactRecord) async throws -> Bool {
-        try await pool.withConnection { connection in
-            try connection.query("""
-                INSERT INTO baton.artifacts (run_id, step, kind, relative_path, content_type, size_bytes, sha256)
-                SELECT j.run_id, j.step, \(artifact.kind), \(artifact.relativePath), \(artifact.contentType), \(artifact.sizeBytes)::bigint, \(artifact.sha256)
-                FROM baton.jobs j WHERE j.id = \(jobID) AND j.lease_epoch = \(epoch) AND j.lease_owner = \(owner)
+    ///
+    /// A row belongs to the step attempt that recorded it: that attempt may record it again (a step released at
+    /// shutdown runs again as the same attempt), but a row of an earlier attempt is immutable. The same contents
+    /// again are accepted and change nothing; other contents throw `StoreConflict.artifact`.
+    ///
+    /// `place` runs inside the transaction, after the row is written (`.recorded`) or found unchanged (`.kept`), to
+    /// put the file where the row says (an uploaded file); if it throws, nothing is recorded.
+    public func recordArtifact(jobID: Int64, epoch: Int64, owner: String, _ artifact: ArtifactRecord,
+                               place: (@Sendable (ArtifactWrite) throws -> Void)? = nil) async throws -> Bool {
+        try await pool.transaction { connection in
+            guard let job = try connection.query("""
+                SELECT run_id, step, attempt_id FROM baton.jobs WHERE id = \(jobID) AND lease_epoch = \(epoch) AND lease_owner = \(owner)
+                """).first else { return false }
+            let runID = try job.decode("run_id", as: UUID.self)
+            let written = try connection.query("""
+                INSERT INTO baton.artifacts (run_id, step, kind, relative_path, content_type, size_bytes, sha256, attempt_id)
+                VALUES (\(runID), \(try job.decode("step", as: String.self)), \(artifact.kind), \(artifact.relativePath), \(artifact.contentType),
+                        \(artifact.sizeBytes)::bigint, \(artifact.sha256), \(try job.decode("attempt_id", as: Int64.self)))
                 ON CONFLICT (run_id, relative_path) DO UPDATE
                     SET step = excluded.step, kind = excluded.kind, content_type = excluded.content_type,
                         size_bytes = excluded.size_bytes, sha256 = excluded.sha256, created_at = now()
-                """).affected == 1
+                    WHERE baton.artifacts.attempt_id = excluded.attempt_id
+                RETURNING id
+                """)
+            if written.count > 0 {
+                try place?(.recorded)
+                return true
+            }
+            let existing = try connection.query("""
+                SELECT sha256, size_bytes FROM baton.artifacts WHERE run_id = \(runID) AND relative_path = \(artifact.relativePath)
+                """).first
+            guard let existing, try existing.decode("sha256", as: String.self) == artifact.sha256,
+                  try existing.decode("size_bytes", as: Int64.self) == artifact.sizeBytes else {
+                throw StoreConflict.artifact(runID: runID, relativePath: artifact.relativePath)
+            }
+            try place?(.kept)
+            return true
         }
     }
 

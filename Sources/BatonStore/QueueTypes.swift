@@ -199,3 +199,20 @@ public struct JobOutcome: Sendable, Codable {
                       parts.tm_hour, parts.tm_min, parts.tm_sec, fraction)
     }
 }
+
+/// What recording an artifact row did (see `QueueStore.recordArtifact`).
+public enum ArtifactWrite: Sendable, Equatable {
+    /// The row was written: new, or this attempt's own row again.
+    case recorded
+    /// An earlier attempt's row with the same contents: kept as it was.
+    case kept
+}
+
+extension StoreConflict {
+    /// An earlier step attempt recorded this artifact path with other contents; its row is never replaced.
+    static func artifact(runID: UUID, relativePath: String) -> StoreConflict {
+        StoreConflict(code: "artifact_conflict",
+                      message: "artifact \(relativePath) of run \(runID.uuidString.lowercased()) was recorded by an earlier step attempt with other contents, and an earlier attempt's artifacts are never replaced: write this attempt's files under a path of its own (its attempt folder)",
+                      details: ["relativePath": relativePath])
+    }
+}

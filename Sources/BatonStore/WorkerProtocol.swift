@@ -103,6 +103,112 @@ public enum WorkerProtocol {
         }
     }
 
+    /// `POST /api/v1/worker/register`: the worker announces itself before its first claim (what it offers, and
+    /// what its preflight proved).
+    public struct RegisterRequest: Codable, Sendable {
+        public var workerId: String
+        public var queue: String
+        public var host: String?
+        public var pid: Int?
+        /// Advertised: offered and proved by preflight (bounded by the token's policy).
+        public var capabilities: [String]
+        public var offered: [String]?
+        public var concurrency: Int?
+        public init(workerId: String, queue: String, host: String?, pid: Int?, capabilities: [String], offered: [String]?, concurrency: Int?) {
+            self.workerId = workerId
+            self.queue = queue
+            self.host = host
+            self.pid = pid
+            self.capabilities = capabilities
+            self.offered = offered
+            self.concurrency = concurrency
+        }
+    }
+
+    /// `POST /api/v1/worker/preflight`: the worker's latest preflight results, which replace the ones stored.
+    /// The server derives what the worker advertises from them (`PreflightReport.capabilities`).
+    public struct PreflightRequest: Codable, Sendable {
+        public var workerId: String
+        public var offered: [String]
+        public var results: [Check]
+        public init(workerId: String, report: PreflightReport) {
+            self.workerId = workerId
+            offered = report.offered
+            results = report.results.prefix(200).map(Check.init)
+        }
+
+        /// One check's result. Its time is the server's at arrival (a remote clock is not trusted).
+        public struct Check: Codable, Sendable {
+            public var name: String
+            public var capability: String?
+            public var repository: String?
+            public var status: CheckStatus
+            public var detail: String
+            public var fix: String?
+            public var durationMs: Int
+            public init(_ result: CheckResult) {
+                // Within the server's limits, so that a long message never costs the whole report.
+                name = String(result.name.prefix(200))
+                capability = result.capability
+                repository = result.repository
+                status = result.status
+                detail = String(result.detail.prefix(4000))
+                fix = result.fix.map { String($0.prefix(4000)) }
+                durationMs = result.durationMilliseconds
+            }
+
+            public func result(checkedAt: Date) -> CheckResult {
+                CheckResult(name: name, capability: capability, repository: repository,
+                            finding: CheckFinding(status: status, detail: detail, fix: fix), checkedAt: checkedAt, durationMilliseconds: durationMs)
+            }
+        }
+
+        public func report(checkedAt: Date) -> PreflightReport {
+            PreflightReport(results: results.map { $0.result(checkedAt: checkedAt) }, checkedAt: checkedAt, offered: offered)
+        }
+    }
+
+    public struct PreflightResponse: Codable, Sendable {
+        /// What the worker advertises now: the offered capabilities whose checks passed.
+        public var capabilities: [String]
+        public init(capabilities: [String]) { self.capabilities = capabilities }
+    }
+
+    /// `POST /api/v1/worker/status`: the worker is shutting down (`stopping`) or gone (`stopped`); it is
+    /// `running` again from its next registration or claim.
+    public struct StatusRequest: Codable, Sendable {
+        public var workerId: String
+        public var status: String
+        public init(workerId: String, status: String) {
+            self.workerId = workerId
+            self.status = status
+        }
+    }
+
+    /// `POST /api/v1/worker/jobs/{id}/artifacts/upload`: an artifact's bytes as the request body (streamed, any
+    /// media type), with its record and the fence as query parameters. The server checks the size and sha256 of
+    /// what arrived against these before it records the row and puts the file where `relativePath` says.
+    public struct ArtifactUpload: Sendable {
+        public var workerId: String
+        public var leaseEpoch: Int64
+        public var artifact: ArtifactRecord
+        public init(workerId: String, leaseEpoch: Int64, artifact: ArtifactRecord) {
+            self.workerId = workerId
+            self.leaseEpoch = leaseEpoch
+            self.artifact = artifact
+        }
+
+        /// The query string, without the `?`; every value percent-encoded but for RFC 3986's unreserved characters.
+        public var query: String {
+            let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+            let items = [
+                ("workerId", workerId), ("leaseEpoch", String(leaseEpoch)), ("kind", artifact.kind), ("relativePath", artifact.relativePath),
+                ("contentType", artifact.contentType), ("sizeBytes", String(artifact.sizeBytes)), ("sha256", artifact.sha256),
+            ]
+            return items.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "")" }.joined(separator: "&")
+        }
+    }
+
     /// The lease owner recorded for a remote worker: bound to the token that claimed, so that no other token can
     /// heartbeat or complete the job.
     public static func leaseOwner(tokenName: String, workerId: String) -> String {

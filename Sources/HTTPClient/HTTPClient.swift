@@ -7,14 +7,18 @@ public struct HTTPRequest: Sendable {
     public var url: String
     public var headers: [(name: String, value: String)]
     public var body: Data?
+    /// A file sent as the body, streamed from disk as curl asks for it (with its size as `Content-Length`), so that
+    /// large bodies never sit in memory. Ignored when `body` is set.
+    public var bodyFile: String?
     public var timeout: Duration
 
     public init(method: String = "GET", url: String, headers: [(name: String, value: String)] = [], body: Data? = nil,
-                timeout: Duration = .seconds(30)) {
+                bodyFile: String? = nil, timeout: Duration = .seconds(30)) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
+        self.bodyFile = bodyFile
         self.timeout = timeout
     }
 }
@@ -83,6 +87,8 @@ private final class Transfer {
     var headerList: UnsafeMutablePointer<curl_slist>?
     var body = Data()
     var headerLines: [String] = []
+    /// The open `bodyFile`, read by curl's read callback.
+    var upload: UnsafeMutablePointer<FILE>?
     /// curl writes error details here during `curl_easy_perform`, so it must outlive the call.
     let errorBuffer: UnsafeMutablePointer<CChar>
 
@@ -99,6 +105,7 @@ private final class Transfer {
     deinit {
         curl_easy_cleanup(handle)
         curl_slist_free_all(headerList)
+        if let upload { fclose(upload) }
         errorBuffer.deallocate()
     }
 
@@ -134,6 +141,8 @@ private final class Transfer {
         }, "curl_easy_setopt(HEADERFUNCTION)")
         try check(baton_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, me), "curl_easy_setopt(HEADERDATA)")
 
+        if request.body == nil, let path = request.bodyFile { try streamBody(from: path, context: me) }
+
         let payload = request.body ?? Data()
         return try payload.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) -> HTTPResponse in
             if request.body != nil {
@@ -146,6 +155,25 @@ private final class Transfer {
             try check(baton_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status), "curl_easy_getinfo(RESPONSE_CODE)")
             return HTTPResponse(status: status, headers: parsedHeaders(), body: body)
         }
+    }
+
+    /// Sends the file at `path` as a POST body of its current size, read in curl's chunks.
+    private func streamBody(from path: String, context: UnsafeMutableRawPointer) throws {
+        guard let file = fopen(path, "rb") else {
+            throw HTTPError(function: "fopen", code: 0, message: "cannot open the body file \(path): \(String(cString: strerror(errno)))")
+        }
+        upload = file
+        var info = stat()
+        guard fstat(fileno(file), &info) == 0 else {
+            throw HTTPError(function: "fstat", code: 0, message: "cannot read the size of \(path): \(String(cString: strerror(errno)))")
+        }
+        try set(CURLOPT_POST, 1)
+        try check(baton_curl_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(info.st_size)), "curl_easy_setopt(POSTFIELDSIZE_LARGE)")
+        try check(baton_curl_setopt_read_function(handle) { buffer, size, count, context in
+            let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
+            return fread(buffer, 1, size * count, transfer.upload)
+        }, "curl_easy_setopt(READFUNCTION)")
+        try check(baton_curl_setopt_pointer(handle, CURLOPT_READDATA, context), "curl_easy_setopt(READDATA)")
     }
 
     /// Headers of the last response only (a 100 Continue or redirect starts a new block).
