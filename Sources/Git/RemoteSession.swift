@@ -6,10 +6,17 @@ import Foundation
 /// remote rejected.
 final class RemoteSession {
     let credentials: Credentials?
+    let operation: RemoteOperation
+    /// The remote's URL or path, to explain a local path with no repository behind it.
+    let url: String?
     var credentialRequests = 0
     var rejections: [(reference: String, status: String)] = []
 
-    init(credentials: Credentials?) { self.credentials = credentials }
+    init(credentials: Credentials?, operation: RemoteOperation, url: String?) {
+        self.credentials = credentials
+        self.operation = operation
+        self.url = url
+    }
 
     /// Calls `body` with callbacks bound to this session, which stays alive until `body` returns.
     func withCallbacks<R>(_ body: (git_remote_callbacks) throws -> R) throws -> R {
@@ -35,16 +42,29 @@ final class RemoteSession {
         return try withExtendedLifetime(self) { try body(callbacks) }
     }
 
-    /// Like `check`, but explains an authentication failure without ever echoing the token.
+    /// The remote's path when it is a local one (a path or a `file://` URL).
+    var localPath: String? {
+        guard let url else { return nil }
+        if url.hasPrefix("file://") { return URL(string: url)?.path }
+        return url.hasPrefix("/") || url.hasPrefix(".") ? url : nil
+    }
+
+    /// Like `check`, but records the operation (so the error can be classified as a remote failure) and explains
+    /// an authentication failure without ever echoing the token.
     func check(_ result: Int32, _ function: String) throws {
         do {
-            try checkResult(result, function)
+            try checkResult(result, function, operation: operation)
         } catch var error as GitError {
             if credentialRequests > 1 || result == GIT_EAUTH.rawValue {
                 error.code = GIT_EAUTH.rawValue
                 error.message = credentials == nil
                     ? "the remote asked for credentials and none are configured"
                     : "the remote refused the credentials for user \(credentials!.username) (check the token and its access to this repository)"
+            }
+            // libgit2 reads a local path that does not exist as a URL it cannot handle ("unsupported URL protocol").
+            if let path = localPath, !FileManager.default.fileExists(atPath: path) {
+                error.code = GIT_ENOTFOUND.rawValue
+                error.message = "could not find repository at '\(path)'"
             }
             if let token = credentials?.token, !token.isEmpty { error.message = error.message.replacingOccurrences(of: token, with: "***") }
             throw error

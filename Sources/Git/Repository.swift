@@ -53,7 +53,7 @@ public final class Repository {
         _ = libgit2Initialized
         var options = git_clone_options()
         try check(git_clone_options_init(&options, UInt32(GIT_CLONE_OPTIONS_VERSION)), "git_clone_options_init")
-        let session = RemoteSession(credentials: credentials)
+        let session = RemoteSession(credentials: credentials, operation: .fetch, url: url)
         return try session.withCallbacks { callbacks in
             options.fetch_opts.callbacks = callbacks
             var repository: OpaquePointer?
@@ -71,7 +71,7 @@ public final class Repository {
         defer { git_remote_free(remote) }
         var options = git_fetch_options()
         try check(git_fetch_options_init(&options, UInt32(GIT_FETCH_OPTIONS_VERSION)), "git_fetch_options_init")
-        let session = RemoteSession(credentials: credentials)
+        let session = RemoteSession(credentials: credentials, operation: .fetch, url: git_remote_url(remote).map { String(cString: $0) })
         try session.withCallbacks { callbacks in
             options.callbacks = callbacks
             try session.check(git_remote_fetch(remote, nil, &options, nil), "git_remote_fetch(\(name))")
@@ -84,7 +84,7 @@ public final class Repository {
         defer { git_remote_free(remote) }
         var options = git_push_options()
         try check(git_push_options_init(&options, UInt32(GIT_PUSH_OPTIONS_VERSION)), "git_push_options_init")
-        let session = RemoteSession(credentials: credentials)
+        let session = RemoteSession(credentials: credentials, operation: .push, url: git_remote_url(remote).map { String(cString: $0) })
         try session.withCallbacks { callbacks in
             options.callbacks = callbacks
             try withStrArray(refspecs) { array in

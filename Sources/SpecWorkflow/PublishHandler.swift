@@ -21,7 +21,7 @@ public struct PublishHandler: StepHandler {
         let author = configuration.author
         let message = commitMessage(discovery, runID: runID)
         // A checkout that an earlier attempt already committed is clean with HEAD ahead of the base: go on with it.
-        let head = try await gitStep {
+        let head = try await gitStep(request.repository) {
             let checkout = try workspace.openWorktree(runID: runID)
             if try checkout.stageAll() > 0 { _ = try checkout.commit(message: message, author: author) }
             return try checkout.resolve("HEAD")
@@ -35,7 +35,7 @@ public struct PublishHandler: StepHandler {
         let url = configuration.remoteURL(owner: request.owner, name: request.name)
         let credentials = configuration.gitCredentials(for: url)
         let branch = discovery.branch
-        try await gitStep {
+        try await gitStep(request.repository) {
             let checkout = try workspace.openWorktree(runID: runID)
             try checkout.setBranch(branch, to: head)
             try checkout.setRemote("publish", url: url)

@@ -63,6 +63,13 @@ public struct AgentSettings: Sendable {
     /// of Baton's (database, GitHub, API tokens).
     public static let passedThrough = ["HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TMPDIR", "CODEX_HOME", "OPENAI_API_KEY", "OPENAI_BASE_URL"]
 
+    /// Replaces the values of the agent's secret variables (API keys) in a text the agent wrote, before it becomes
+    /// a run event or an error.
+    public var secretMask: @Sendable (String) -> String {
+        let secrets = environment.filter { $0.key.hasSuffix("_API_KEY") || $0.key.hasSuffix("_TOKEN") }.values.filter { $0.count >= 8 }
+        return { text in secrets.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") } }
+    }
+
     public func command(worktree: String, prompt: String) -> AgentCommand {
         var environment = self.environment
         environment["PATH"] = path

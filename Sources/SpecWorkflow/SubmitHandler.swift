@@ -14,7 +14,7 @@ public struct SubmitHandler: StepHandler {
         let workspace = Workspace(configuration: configuration)
         let runID = context.runID
         // A retry starts from the same clean checkout: whatever an earlier attempt left behind is gone.
-        try await gitStep { _ = try workspace.prepareWorktree(runID: runID, request: request, commit: discovery.baseCommit) }
+        try await gitStep(request.repository) { _ = try workspace.prepareWorktree(runID: runID, request: request, commit: discovery.baseCommit) }
 
         let folder = try ArtifactFolder(root: configuration.artifactsRoot, context: context)
         let prompt = Prompt.build(discovery)
@@ -24,12 +24,12 @@ public struct SubmitHandler: StepHandler {
                                   payload: json(["command": command.display, "artifacts": folder.relativeDirectory]))
 
         let (stream, lines) = AsyncStream.makeStream(of: CodexEvent.self)
+        let mask = configuration.agent.secretMask
         let progress = Task { () -> AgentProgress in
             var state = AgentProgress()
             for await event in stream {
-                state.apply(event)
-                if let note = AgentProgress.note(for: event) {
-                    await context.events.emit(level: note.level, kind: note.kind, message: note.message, payload: note.payload)
+                if let note = state.apply(event) {
+                    await context.events.emit(level: note.level, kind: note.kind, message: mask(note.message), payload: mask(note.payload))
                 }
             }
             return state
@@ -54,85 +54,49 @@ public struct SubmitHandler: StepHandler {
         await folder.record("codex.stderr.log", kind: "codex_stderr")
         try Task.checkCancellation()
 
+        if summary.unknownCount > 0 {
+            let types = summary.unknown.keys.sorted().prefix(10).joined(separator: ", ")
+            await context.events.emit("agent_events_unknown",
+                                      "\(summary.unknownCount) agent event(s) of types Baton does not follow (\(types)) are kept in \(folder.relativeDirectory)/codex.jsonl",
+                                      payload: json(["counts": summary.unknown]))
+        }
+
         let logs = "see \(folder.relativeDirectory)/codex.stderr.log and codex.jsonl"
+        if status != 0 || summary.turnFailure != nil, let refused = summary.authenticationFailure {
+            throw StepError(code: "agent_auth_failed",
+                            message: "the agent's credentials were refused (\(mask(refused))); log in again: run `codex login` as the worker's user "
+                                + "(or set a valid OPENAI_API_KEY for the worker), then retry the run; \(logs)",
+                            retryable: false)
+        }
         if status != 0 {
-            let detail = summary.failure.map { ": \($0)" } ?? ""
+            let detail = summary.failure.map { ": \(mask($0))" } ?? ""
             throw StepError(code: "agent_failed", message: "`\(command.display)` exited with status \(status)\(detail); \(logs)", retryable: true)
         }
         if let failure = summary.turnFailure {
-            throw StepError(code: "agent_turn_failed", message: "the agent's turn failed: \(failure); \(logs)", retryable: true)
+            throw StepError(code: "agent_turn_failed", message: "the agent's turn failed: \(mask(failure)); \(logs)", retryable: true)
         }
-        let changed = try await gitStep { try workspace.openWorktree(runID: runID).stageAll() }
+        let changed = try await gitStep(request.repository) { try workspace.openWorktree(runID: runID).stageAll() }
         var output: [String: Any] = ["changedPaths": changed, "usage": summary.usage.dictionary, "exitStatus": Int(status)]
         if let thread = summary.threadID { output["threadId"] = thread }
-        if let message = summary.lastMessage { output["lastMessage"] = message }
+        if let message = summary.lastMessage { output["lastMessage"] = mask(message) }
+        if summary.unsuccessfulItems > 0 { output["unsuccessfulItems"] = summary.unsuccessfulItems }
+        if summary.unknownCount > 0 { output["unknownEvents"] = summary.unknownCount }
         return StepOutput(json: json(output))
     }
 }
 
-/// What the agent's event stream said, folded as it arrives.
-struct AgentProgress: Sendable {
-    var threadID: String?
-    var usage = CodexEvent.Usage(inputTokens: 0, cachedInputTokens: 0, outputTokens: 0)
-    var turnFailure: String?
-    var lastError: String?
-    var lastMessage: String?
-
-    var failure: String? { turnFailure ?? lastError }
-
-    mutating func apply(_ event: CodexEvent) {
-        switch event {
-        case .threadStarted(let id): threadID = id
-        case .turnCompleted(let turn):
-            usage.inputTokens += turn.inputTokens
-            usage.cachedInputTokens += turn.cachedInputTokens
-            usage.outputTokens += turn.outputTokens
-        case .turnFailed(let message): turnFailure = message
-        case .error(let message): lastError = message
-        case .item("completed", "agent_message", let text): lastMessage = text
-        default: break
-        }
-    }
-
-    /// The run event an agent event becomes, if any (reasoning and partial updates stay in the artifact).
-    static func note(for event: CodexEvent) -> (level: String, kind: String, message: String, payload: String)? {
-        switch event {
-        case .threadStarted(let id):
-            return ("info", "agent_thread_started", "agent thread \(id)", json(["threadId": id]))
-        case .item("completed", "file_change", let summary):
-            return ("info", "agent_file_change", summary, "{}")
-        case .item("started", "command_execution", let summary):
-            return ("info", "agent_command_started", summary, "{}")
-        case .item("completed", "command_execution", let summary):
-            return ("info", "agent_command", summary, "{}")
-        case .item("completed", "agent_message", let text):
-            return ("info", "agent_message", text, "{}")
-        case .turnCompleted(let usage):
-            return ("info", "agent_turn_completed", "turn completed: \(usage.inputTokens) input tokens (\(usage.cachedInputTokens) cached), \(usage.outputTokens) output",
-                    json(usage.dictionary))
-        case .turnFailed(let message):
-            return ("error", "agent_turn_failed", message, "{}")
-        case .error(let message):
-            return ("warning", "agent_error", message, "{}")
-        default:
-            return nil
-        }
-    }
-}
-
-extension CodexEvent.Usage {
-    var dictionary: [String: Any] {
-        ["inputTokens": inputTokens, "cachedInputTokens": cachedInputTokens, "outputTokens": outputTokens]
-    }
-}
-
-/// The agent's instructions for one phase.
-enum Prompt {
-    static func build(_ discovery: Discovery) -> String {
+/// The agent's instructions for one phase: every open task, whole (wrapped lines and sub-bullets), ids and markers as written.
+public enum Prompt {
+    public static func build(_ discovery: Discovery) -> String {
         let folder = (discovery.tasksPath as NSString).deletingLastPathComponent
-        let tasks = discovery.tasks.map { task in
-            ["- " + (task.id ?? "task"), task.parallel ? "[P]" : nil, task.story.map { "[\($0)]" }, task.description]
-                .compactMap { $0 }.joined(separator: " ")
+        var tasks: [String] = []
+        var section: String?
+        for task in discovery.tasks {
+            if let part = task.section, part != section { tasks += ["", "\(part):"] }
+            section = task.section
+            tasks.append(line(task))
+            // The whole task: its wrapped text, sub-bullets and nested steps, as written.
+            tasks += (task.details ?? []).map { $0.isEmpty ? "" : "  " + $0 }
         }
         return """
         Implement the next phase of the Spec Kit feature `\(discovery.featureKey)` in this repository.
@@ -148,5 +112,11 @@ enum Prompt {
         opens the pull request.
 
         """
+    }
+
+    /// `- T004 [P] [US1] description`: the id and markers as written (older discover outputs carry no markers).
+    static func line(_ task: TasksFile.Entry) -> String {
+        let markers = task.markers ?? ([task.parallel ? "P" : nil, task.story].compactMap { $0 })
+        return "- " + ([task.id] + markers.map { "[\($0)]" } + [task.description]).compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
     }
 }

@@ -35,13 +35,13 @@ public struct Workspace: Sendable {
                 cache = existing
                 try cache.setRemote("origin", url: url)
             } else {
-                // Built aside and renamed into place: a crash mid-clone never leaves a half cache behind.
-                let staging = path + ".partial"
-                try? FileManager.default.removeItem(atPath: staging)
-                let fresh = try Repository.create(at: staging, bare: true)
-                try fresh.addRemote("origin", url: url, fetchRefspec: "+refs/heads/*:refs/heads/*")
-                try fresh.fetch(remote: "origin", credentials: credentials)
-                try FileManager.default.moveItem(atPath: staging, toPath: path)
+                // Built aside and renamed into place: a crash mid-clone never leaves a half cache behind, and a
+                // failed clone leaves nothing at all.
+                try buildAside(path) { staging in
+                    let fresh = try Repository.create(at: staging, bare: true)
+                    try fresh.addRemote("origin", url: url, fetchRefspec: "+refs/heads/*:refs/heads/*")
+                    try fresh.fetch(remote: "origin", credentials: credentials)
+                }
                 cache = try Repository.open(at: path)
             }
             try cache.fetch(remote: "origin", credentials: credentials)
@@ -67,13 +67,12 @@ public struct Workspace: Sendable {
         let cache = cachePath(request)
         let cached = (try? Repository.open(at: cache)).flatMap { try? $0.resolve(commit) } != nil
         if !cached { _ = try syncCache(request) }
-        let staging = path + ".partial"
-        try? FileManager.default.removeItem(atPath: staging)
         // A fetch of every branch from the cache, not a clone: nothing depends on the cache's HEAD.
-        let fresh = try Repository.create(at: staging)
-        try fresh.addRemote("origin", url: cache)
-        try withFileLock(cache + ".lock") { try fresh.fetch(remote: "origin") }
-        try FileManager.default.moveItem(atPath: staging, toPath: path)
+        try buildAside(path) { staging in
+            let fresh = try Repository.create(at: staging)
+            try fresh.addRemote("origin", url: cache)
+            try withFileLock(cache + ".lock") { try fresh.fetch(remote: "origin") }
+        }
         let worktree = try Repository.open(at: path)
         guard (try? worktree.resolve(commit)) != nil else {
             throw StepError.blocked("prerequisite_missing", "commit \(commit) is no longer in \(request.repository) (was the base branch rewritten?); restart the run")
@@ -96,16 +95,19 @@ public struct Workspace: Sendable {
     public func removeWorktree(runID: UUID) {
         try? FileManager.default.removeItem(atPath: worktreePath(runID: runID))
     }
+}
 
-    /// Refused credentials and rejected pushes will not pass on a retry; network and other git errors may.
-    static func stepError(_ error: GitError) -> StepError {
-        if error.isAuthenticationFailure {
-            return StepError(code: "git_auth_failed", message: "\(error.message) (\(error.function))", retryable: false)
-        }
-        if let reference = error.rejectedReference {
-            return StepError(code: "push_rejected", message: "the remote rejected \(reference): \(error.message); check branch protection and hooks", retryable: false)
-        }
-        return StepError(code: "git_failed", message: error.description, retryable: true)
+/// Builds a repository at `<path>.partial` with `build` and renames it to `path` when `build` succeeds; removes the
+/// staging folder when it fails (a leftover from a crash is removed before the next try).
+func buildAside(_ path: String, _ build: (_ staging: String) throws -> Void) throws {
+    let staging = path + ".partial"
+    try? FileManager.default.removeItem(atPath: staging)
+    do {
+        try build(staging)
+        try FileManager.default.moveItem(atPath: staging, toPath: path)
+    } catch {
+        try? FileManager.default.removeItem(atPath: staging)
+        throw error
     }
 }
 

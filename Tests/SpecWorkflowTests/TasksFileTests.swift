@@ -30,7 +30,7 @@ struct TasksFileTests {
                                               "Phase 3: User Story 1 - Organize photos (Priority: P1) 🎯 MVP"])
         #expect(file.phases[0].tasks.map(\.done) == [true, true])
         #expect(file.phases[0].tasks[1] == TasksFile.Entry(id: "T002", done: true, parallel: true, story: nil,
-                                                           description: "Initialize Vite project with dependencies", line: 8))
+                                                           description: "Initialize Vite project with dependencies", line: 8, markers: ["P"]))
         let t004 = file.phases[1].tasks[1]
         #expect(t004.id == "T004" && t004.parallel && t004.story == "US1" && !t004.done)
         #expect(t004.description == "Implement album model in src/models/album.ts")
@@ -56,14 +56,19 @@ struct TasksFileTests {
         let file = TasksFile.parse("""
             # Tasks: Tiny
             - [ ] T001 first
-            - [~] T002 not a checkbox state
+            - [~] T002 an unknown mark: skipped, not open
             -[ ] T003 no space after the dash
             - [ ] no id at all
             * [ ] T010 [P] star bullet
             """)
         #expect(file.phases.count == 1 && file.phases[0].title == "Tasks: Tiny")
-        #expect(file.phases[0].tasks.map(\.id) == ["T001", nil, "T010"])
-        #expect(file.phases[0].tasks[1].description == "no id at all")
+        #expect(file.phases[0].tasks.map(\.id) == ["T001", "T002", "T010"])
+        #expect(file.phases[0].remaining.map(\.id) == ["T001", "T010"])
+        #expect(file.skipped.map(\.mark) == ["~"])
+        // An id-less checkbox outside a "Phase …" section of a file with ids is reported, not acted on.
+        #expect(file.ignored.map(\.text) == ["no id at all"])
         #expect(file.phases[0].tasks[2].parallel)
+        let untitled = TasksFile.parse("- [ ] T001 before any heading\n")
+        #expect(untitled.phases.map(\.title) == ["Tasks"])
     }
 }
