@@ -87,8 +87,9 @@ enum RequestJSON {
             return .invalidField(path(context.codingPath + [key]), "is required")
         case .typeMismatch(let type, let context):
             let field = path(context.codingPath)
+            let given = body.flatMap { RequestValue.value(at: context.codingPath, in: $0) }.map { ", got \($0)" } ?? ""
             return field.isEmpty ? APIError(.badRequest, "invalid_json", "request body must be a JSON object")
-                                 : .invalidField(field, "must be \(describe(type))")
+                                 : .invalidField(field, "must be \(describe(type))\(given)")
         case .valueNotFound(let type, let context):
             return .invalidField(path(context.codingPath), "must be \(describe(type)), not null")
         case .dataCorrupted(let context):

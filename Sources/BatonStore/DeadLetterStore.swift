@@ -121,7 +121,7 @@ public final class DeadLetterStore: Sendable {
         let idList = ids.map { $0.map(String.init) }
         let selectFilter = filter ?? DeadLetterFilter()
         let limit = max(1, min(selectFilter.limit, 1000))
-        return try await pool.transaction { connection in
+        return try await pool.retryingTransaction { connection in
             let rows = try connection.query("""
                 SELECT d.id, d.run_id, d.step, d.triage_status, d.replayed_at IS NOT NULL AS replayed, r.status AS run_status,
                        (d.snapshot->'job'->>'step_index')::int AS step_index, d.snapshot->>'inputSha256' AS input_sha256,

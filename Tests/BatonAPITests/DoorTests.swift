@@ -61,6 +61,8 @@ struct DoorTests {
                 {"workerId":"w","outcome":{"epoch":1,"kind":"explode"}}
                 """, headers: [(name: "X-Baton-Worker-Token", value: secret)])
             let kindMessage = kind.error["message"] as? String ?? ""
+            let typed = try await api.request("POST", "/api/v1/runs", role: .operator, json: #"{"workflow":"three","repository":"acme/x","featureKey":"f","priority":"high"}"#)
+            #expect(typed.status == 400 && (typed.error["message"] as? String ?? "") == #"priority: must be an integer, got "high""#, "\(typed.text)")
             #expect(kind.status == 400 && kindMessage.contains("outcome.kind") && kindMessage.contains("\"explode\"")
                     && kindMessage.contains("dead_letter") && !kindMessage.contains("Cannot initialize"), "\(kindMessage)")
         }
