@@ -8,10 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=300
+stall_check=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
-    *) echo "usage: $0 [--runs N]" >&2; exit 2 ;;
+    --no-stall-check) stall_check=0; shift ;;
+    *) echo "usage: $0 [--runs N] [--no-stall-check]" >&2; exit 2 ;;
   esac
 done
 if [ -z "${BATON:-}" ]; then
@@ -77,13 +79,15 @@ steps:
   - {name: two, handler: sleep, timeout: 120s}
   - {name: three, handler: sleep, timeout: 120s}
 YAML
+# A queue nobody works: the API request of the stall check enqueues there.
+sed -e 's/^name: failover$/name: failover_api/' -e 's/^queue: failover$/queue: failover_api/' "$work/workflows/failover.yaml" >"$work/workflows/failover_api.yaml"
 export BATON_WORKFLOWS="$work/workflows" BATON_DATA_DIR="$work/data"
 "$BATON" migrate >"$work/migrate.log" 2>&1
 
 "$BATON" serve --port "$http" >"$work/serve.log" 2>&1 & serve=$!; pids+=("$serve")
 workers=()
 for n in 1 2; do
-  "$BATON" worker --queue failover --id "failover-w$n" --concurrency 8 --lease 15 --heartbeat 2 --rescue 2 --poll 0.2 \
+  "$BATON" worker --queue failover --id "failover-w$n" --concurrency 8 --lease 30 --heartbeat 2 --rescue 2 --poll 0.2 \
     --capabilities "" >"$work/worker$n.log" 2>&1 &
   workers+=($!); pids+=($!)
 done
@@ -103,26 +107,46 @@ sleep 1
 say "promoting the standby"
 as_pg "$bindir/pg_ctl" -D "$work/standby" -w -t 60 promote >/dev/null
 promoted=$(date +%s.%N)
+stall_seen=skipped
+if [ "$stall_check" = 1 ]; then
+  # The promoted node still has synchronous_standby_names and no standby: every commit waits. Show that the wait is
+  # visible: an API write hangs, /readyz turns 503 database_stalled, and the workers log the stalled statement.
+  token=$(grep -A1 'created admin token' "$work/serve.log" | tail -n 1 | tr -d ' ')
+  curl -s -m 120 -o "$work/stalled-post.out" -w '%{http_code}' -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d '{"workflow":"failover_api","repository":"acme/failover","featureKey":"001-failover"}' \
+    "http://127.0.0.1:$http/api/v1/runs" >"$work/stalled-post.code" 2>/dev/null & post=$!; pids+=("$post")
+  stall_seen=no
+  for _ in $(seq 1 150); do
+    if curl -s "http://127.0.0.1:$http/readyz" | grep -q database_stalled; then stall_seen=yes; break; fi
+    sleep 0.2
+  done
+  say "readyz reported database_stalled: $stall_seen ($(awk "BEGIN {printf \"%.1f\", $(date +%s.%N) - $promoted}") s after promotion)"
+fi
 # No standby is left: without this every commit on the new primary waits forever.
 psql_at "$p2" "ALTER SYSTEM RESET synchronous_standby_names" postgres
 psql_at "$p2" "SELECT pg_reload_conf()" postgres >/dev/null
+released=$(date +%s.%N)
 
 status=0
 wait "$soak" || status=$?
 cat "$work/soak.out"
 first=$(psql_at "$p2" "SELECT round(extract(epoch FROM min(created_at) - to_timestamp($promoted))::numeric, 2) FROM baton.run_events e JOIN baton.runs r ON r.id = e.run_id WHERE r.queue = 'failover' AND e.kind = 'step_succeeded' AND e.created_at > to_timestamp($promoted)")
+first_released=$(psql_at "$p2" "SELECT round(extract(epoch FROM min(created_at) - to_timestamp($released))::numeric, 2) FROM baton.run_events e JOIN baton.runs r ON r.id = e.run_id WHERE r.queue = 'failover' AND e.kind = 'step_succeeded' AND e.created_at > to_timestamp($released)")
+post_code=$(cat "$work/stalled-post.code" 2>/dev/null || echo -)
 after=$(psql_at "$p2" "SELECT string_agg(worker_id || ' ' || n, ', ' ORDER BY worker_id) FROM (SELECT a.worker_id, count(*) AS n FROM baton.step_attempts a JOIN baton.runs r ON r.id = a.run_id WHERE r.queue = 'failover' AND a.status = 'succeeded' AND a.finished_at > to_timestamp($promoted) GROUP BY 1) w")
 alive=0
 for pid in "$serve" "${workers[@]}"; do kill -0 "$pid" 2>/dev/null && alive=$((alive + 1)); done
 ready=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http/readyz" || true)
-lost=$(grep -c "postgres connection failed\|committing outcomes failed\|claim failed\|heartbeat failed" "$work"/worker*.log || true)
-stalls=$(grep -c "database command stalled" "$work"/worker*.log "$work/serve.log" || true)
+lost=$(cat "$work"/worker*.log | grep -c "postgres connection failed\|committing outcomes failed\|claim failed\|heartbeat failed" || true)
+stalls=$(cat "$work"/worker*.log "$work/serve.log" | grep -c "database command stalled" || true)
 echo "failover drill: $runs chains × 3 steps; primary stopped (-m immediate) after $before steps, standby promoted"
-echo "  seconds from promotion to the first completed step  ${first:-none}"
+echo "  seconds from promotion to the first completed step  ${first:-none} (the stall check holds commits until /readyz reports it)"
+echo "  seconds from synchronous_standby_names reset to it   ${first_released:-none}"
+echo "  stall visible: /readyz database_stalled $stall_seen; stalled API write answered $post_code once released"
 echo "  steps completed after promotion, by worker          ${after:-none}"
 echo "  serve and workers alive with their original PIDs     $alive of 3 (serve $serve, workers ${workers[*]}); /readyz after: $ready"
 echo "  database errors the workers logged and retried       $lost; stall warnings: $stalls"
-if [ "$status" -ne 0 ] || [ "$alive" -ne 3 ] || [ "$ready" != 200 ] || [ -z "$first" ]; then
+if [ "$status" -ne 0 ] || [ "$alive" -ne 3 ] || [ "$ready" != 200 ] || [ -z "$first" ] || [ "$stall_seen" = no ]; then
   say "FAIL (soak audit exit $status); logs kept in $work"; keep=1; exit 1
 fi
 say "PASS"
