@@ -130,8 +130,8 @@ released=$(date +%s.%N)
 status=0
 wait "$soak" || status=$?
 cat "$work/soak.out"
-first=$(psql_at "$p2" "SELECT round(extract(epoch FROM min(created_at) - to_timestamp($promoted))::numeric, 2) FROM baton.run_events e JOIN baton.runs r ON r.id = e.run_id WHERE r.queue = 'failover' AND e.kind = 'step_succeeded' AND e.created_at > to_timestamp($promoted)")
-first_released=$(psql_at "$p2" "SELECT round(extract(epoch FROM min(created_at) - to_timestamp($released))::numeric, 2) FROM baton.run_events e JOIN baton.runs r ON r.id = e.run_id WHERE r.queue = 'failover' AND e.kind = 'step_succeeded' AND e.created_at > to_timestamp($released)")
+first=$(psql_at "$p2" "SELECT round(extract(epoch FROM min(e.created_at) - to_timestamp($promoted))::numeric, 2) FROM baton.run_events e JOIN baton.runs r ON r.id = e.run_id WHERE r.queue = 'failover' AND e.kind = 'step_succeeded' AND e.created_at > to_timestamp($promoted)")
+first_released=$(psql_at "$p2" "SELECT round(extract(epoch FROM min(e.created_at) - to_timestamp($released))::numeric, 2) FROM baton.run_events e JOIN baton.runs r ON r.id = e.run_id WHERE r.queue = 'failover' AND e.kind = 'step_succeeded' AND e.created_at > to_timestamp($released)")
 post_code=$(cat "$work/stalled-post.code" 2>/dev/null || echo -)
 after=$(psql_at "$p2" "SELECT string_agg(worker_id || ' ' || n, ', ' ORDER BY worker_id) FROM (SELECT a.worker_id, count(*) AS n FROM baton.step_attempts a JOIN baton.runs r ON r.id = a.run_id WHERE r.queue = 'failover' AND a.status = 'succeeded' AND a.finished_at > to_timestamp($promoted) GROUP BY 1) w")
 alive=0

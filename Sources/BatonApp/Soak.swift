@@ -73,13 +73,13 @@ struct Soak {
             let killUntil = ContinuousClock.now + settings.killFor
             while ContinuousClock.now < killUntil {
                 try await Task.sleep(for: settings.killEvery)
-                if try await unfinished(ids) == 0 { break }
+                if try await unfinished(ids, progress: progress) == 0 { break }
                 kills.append(try fleet.killOneAndReplace())
             }
         }
         progress("\(kills.count) kills; waiting for every run to end (at most \(settings.drainTimeout))")
         let drainUntil = ContinuousClock.now + settings.drainTimeout
-        while try await unfinished(ids) > 0 && ContinuousClock.now < drainUntil {
+        while try await unfinished(ids, progress: progress) > 0 && ContinuousClock.now < drainUntil {
             try await Task.sleep(for: .milliseconds(250))
         }
         fleet.stopAll()
@@ -95,9 +95,19 @@ struct Soak {
                       passed: audit.isClean && audit.quarantined == 0 && audit.runs == settings.runs)
     }
 
-    private func unfinished(_ ids: [UUID]) async throws -> Int {
-        let counts = try await context.runs.countRuns(ids: ids)
-        return ids.count - (counts[.succeeded] ?? 0) - (counts[.failed] ?? 0) - (counts[.cancelled] ?? 0)
+    /// Runs not ended yet. The database may be away for a while (a failover drill disturbs it on purpose): retried.
+    private func unfinished(_ ids: [UUID], progress: (String) -> Void) async throws -> Int {
+        var pause = Duration.milliseconds(200)
+        while true {
+            do {
+                let counts = try await context.runs.countRuns(ids: ids)
+                return ids.count - (counts[.succeeded] ?? 0) - (counts[.failed] ?? 0) - (counts[.cancelled] ?? 0)
+            } catch {
+                progress("database unavailable (\(error)); retrying")
+                try await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(2))
+            }
+        }
     }
 
     static func median(_ sorted: [Double]) -> Double? { sorted.isEmpty ? nil : sorted[sorted.count / 2] }
