@@ -79,8 +79,6 @@ steps:
   - {name: two, handler: sleep, timeout: 120s}
   - {name: three, handler: sleep, timeout: 120s}
 YAML
-# A queue nobody works: the API request of the stall check enqueues there.
-sed -e 's/^name: failover$/name: failover_api/' -e 's/^queue: failover$/queue: failover_api/' "$work/workflows/failover.yaml" >"$work/workflows/failover_api.yaml"
 export BATON_WORKFLOWS="$work/workflows" BATON_DATA_DIR="$work/data"
 "$BATON" migrate >"$work/migrate.log" 2>&1
 
@@ -110,11 +108,10 @@ promoted=$(date +%s.%N)
 stall_seen=skipped
 if [ "$stall_check" = 1 ]; then
   # The promoted node still has synchronous_standby_names and no standby: every commit waits. Show that the wait is
-  # visible: an API write hangs, /readyz turns 503 database_stalled, and the workers log the stalled statement.
+  # visible: an API write (a token creation) hangs, /readyz turns 503 database_stalled, and the workers log the stalled statement.
   token=$(grep -A1 'created admin token' "$work/serve.log" | tail -n 1 | tr -d ' ')
   curl -s -m 120 -o "$work/stalled-post.out" -w '%{http_code}' -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-    -d '{"workflow":"failover_api","repository":"acme/failover","featureKey":"001-failover"}' \
-    "http://127.0.0.1:$http/api/v1/runs" >"$work/stalled-post.code" 2>/dev/null & post=$!; pids+=("$post")
+    -d '{"name":"failover-stall-check","role":"viewer"}' "http://127.0.0.1:$http/api/v1/tokens" >"$work/stalled-post.code" 2>/dev/null & post=$!; pids+=("$post")
   stall_seen=no
   for _ in $(seq 1 150); do
     if curl -s "http://127.0.0.1:$http/readyz" | grep -q database_stalled; then stall_seen=yes; break; fi
@@ -140,8 +137,8 @@ ready=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http/readyz" |
 lost=$(cat "$work"/worker*.log | grep -c "postgres connection failed\|committing outcomes failed\|claim failed\|heartbeat failed" || true)
 stalls=$(cat "$work"/worker*.log "$work/serve.log" | grep -c "database command stalled" || true)
 echo "failover drill: $runs chains × 3 steps; primary stopped (-m immediate) after $before steps, standby promoted"
-echo "  seconds from promotion to the first completed step  ${first:-none} (the stall check holds commits until /readyz reports it)"
-echo "  seconds from synchronous_standby_names reset to it   ${first_released:-none}"
+echo "  seconds from promotion to the first step completed on the new primary  ${first:-none}"
+echo "  seconds from the reset of synchronous_standby_names (commits acknowledged again) to the next one  ${first_released:-none}"
 echo "  stall visible: /readyz database_stalled $stall_seen; stalled API write answered $post_code once released"
 echo "  steps completed after promotion, by worker          ${after:-none}"
 echo "  serve and workers alive with their original PIDs     $alive of 3 (serve $serve, workers ${workers[*]}); /readyz after: $ready"
