@@ -41,13 +41,19 @@ extension QueueStore {
             // Losses already rescued from the same worker count as what it held (its leases may expire at different
             // times); "repeat offender" = a step that had lost a worker before this one.
             let rows = try connection.query("""
-                WITH expired AS (
+                WITH expired AS MATERIALIZED (
                     SELECT j.*, (r.cancel_requested_at IS NOT NULL) AS cancel
                     FROM baton.jobs j JOIN baton.runs r ON r.id = j.run_id
                     WHERE j.queue = \(queue) AND j.lease_owner IS NOT NULL AND j.lease_until < now()
                     ORDER BY j.lease_until
                     LIMIT \(limit)
                     FOR UPDATE OF j SKIP LOCKED
+                ), held AS (
+                    -- What each lost worker still holds (leased jobs only: the jobs_leased index), in one pass.
+                    SELECT o.lease_owner AS owner, count(*) AS jobs, count(*) FILTER (WHERE o.crashes > 0) AS repeaters
+                    FROM baton.jobs o
+                    WHERE o.lease_owner IS NOT NULL AND o.lease_owner IN (SELECT lease_owner FROM expired)
+                    GROUP BY o.lease_owner
                 ), lost_workers AS (
                     SELECT a.worker_id AS worker FROM baton.step_attempts a JOIN baton.runs r ON r.id = a.run_id
                     WHERE a.error_code = 'worker_lost' AND a.finished_at > now() - make_interval(secs => \(windowMs) / 1000.0)
@@ -58,10 +64,10 @@ extension QueueStore {
                 SELECT e.id, e.run_id, e.workflow_id, e.step, e.step_index, e.handler, e.attempt, e.errors, e.crashes, e.priority,
                        e.timeout_ms, e.lease_owner, e.lease_epoch, '' AS input, '' AS input_sha256, e.required_capabilities,
                        NULL::text AS authority, e.cancel, e.charged_crashes, e.singled_out,
-                       (SELECT count(*) FROM baton.jobs o WHERE o.lease_owner = e.lease_owner AND o.id <> e.id)
+                       h.jobs - 1
                          + (SELECT count(*) FROM baton.step_attempts a WHERE a.worker_id = e.lease_owner AND a.error_code = 'worker_lost')
                          AS co_lost,
-                       (SELECT count(*) FROM baton.jobs o WHERE o.lease_owner = e.lease_owner AND o.id <> e.id AND o.crashes > 0)
+                       h.repeaters - (e.crashes > 0)::int
                          + (SELECT count(*) FROM baton.step_attempts a WHERE a.worker_id = e.lease_owner AND a.error_code = 'worker_lost'
                               AND EXISTS (SELECT 1 FROM baton.step_attempts b WHERE b.run_id = a.run_id AND b.step = a.step
                                             AND b.attempt < a.attempt AND b.error_code = 'worker_lost'))
@@ -70,7 +76,7 @@ extension QueueStore {
                           AND NOT EXISTS (SELECT 1 FROM baton.step_attempts b WHERE b.run_id = e.run_id AND b.step = e.step
                                             AND b.error_code = 'worker_lost' AND b.worker_id = w.worker))
                          AS other_workers_lost
-                FROM expired e
+                FROM expired e JOIN held h ON h.owner = e.lease_owner
                 ORDER BY e.lease_until
                 """)
             var decisions: [RescueDecision] = []
