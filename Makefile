@@ -1,4 +1,4 @@
-.PHONY: test build demo bench
+.PHONY: test build demo bench soak failover
 test:
 	scripts/test.sh
 build:
@@ -7,3 +7,7 @@ demo:
 	scripts/demo.sh
 bench:
 	scripts/bench.sh
+soak:
+	scripts/soak.sh --runs 1000 --kill-for 180
+failover:
+	scripts/failover.sh

@@ -18,6 +18,12 @@ struct HealthController: Sendable {
     }
 
     @Sendable func readyz(_ request: Request, _ context: APIContext, _ principal: TokenRecord?) async throws -> Response {
+        // A statement stuck past the pool's stall bound (e.g. a COMMIT waiting for a synchronous standby that is gone)
+        // makes this process unready, saying so, instead of timing out below as "unreachable".
+        if let stall = services.pool.stalls.first {
+            return APIError(.serviceUnavailable, "database_stalled",
+                            "a database command has waited \(Int(stall.seconds)) s (\(stall.statement.hasPrefix("connect") ? "connecting" : "statement or commit")); see the server log").response()
+        }
         do {
             let status = try await withTimeout(.seconds(3)) { try await Migrator.status(services.pool) }
             guard status.isCurrent else {

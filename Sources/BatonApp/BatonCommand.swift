@@ -9,7 +9,8 @@ public struct BatonCommand: AsyncParsableCommand {
         commandName: "baton",
         abstract: "Baton: durable sequential workflow chains on PostgreSQL.",
         subcommands: [MigrateCommand.self, WorkerCommand.self, EnqueueCommand.self, BenchCommand.self, DatabaseCommand.self,
-                      ServeCommand.self, UpCommand.self, PreflightCommand.self, WorkersCommand.self, TokensCommand.self, RunsCommand.self, EventsCommand.self, DLQCommand.self])
+                      ServeCommand.self, UpCommand.self, PreflightCommand.self, WorkersCommand.self, TokensCommand.self, RunsCommand.self, EventsCommand.self, DLQCommand.self,
+                      SoakCommand.self])
 
     public init() {}
 }

@@ -25,7 +25,7 @@ public protocol JobSource: Sendable {
     func workflow(id: Int64) async throws -> WorkflowDefinition
     /// Returns expired leases of `queue` to the queue; a source that cannot (a remote one: the server's
     /// rescuer does it) returns 0.
-    func rescueExpired(queue: String, limit: Int, decide: @escaping @Sendable (ClaimedJob, _ cancelRequested: Bool) -> JobOutcome) async throws -> Int
+    func rescueExpired(queue: String, limit: Int, window: Duration, decide: @escaping @Sendable (ExpiredLease) -> RescueDecision) async throws -> Int
 }
 
 /// A blocking heartbeat call (`JobSource.heartbeat`), made from one thread only.

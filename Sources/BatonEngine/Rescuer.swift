@@ -2,46 +2,35 @@ import BatonCore
 import BatonStore
 import Logging
 
-/// Returns jobs of one queue whose lease expired (their worker crashed, was killed, or hung) to the queue, counting a
-/// crash; a step that has crashed its worker `maxCrashes` times goes to the dead letters as `crash_loop`.
-/// A job whose run was cancelled meanwhile is cancelled instead.
+/// Returns jobs of one queue whose lease expired (their worker crashed, was killed, or hung) to the queue.
+///
+/// Each loss is judged by `CrashAttribution`: excused when other workers of the queue were lost lately, else charged
+/// to the step. A step charged `maxCrashes` losses (one of which singled it out), or lost `maxLosses` times in all,
+/// goes to the dead letters as `crash_loop`; other retries back off after the first loss. A job whose run was cancelled meanwhile is cancelled instead.
 public struct Rescuer: Sendable {
     let queue: any JobSource
     let queueName: String
-    let maxCrashes: Int
+    let policy: CrashPolicy
     let logger: Logger
 
     public init(queue: any JobSource, queueName: String, maxCrashes: Int, logger: Logger) {
+        self.init(queue: queue, queueName: queueName, policy: CrashPolicy(maxCharged: maxCrashes), logger: logger)
+    }
+
+    public init(queue: any JobSource, queueName: String, policy: CrashPolicy, logger: Logger) {
         self.queue = queue
         self.queueName = queueName
-        self.maxCrashes = maxCrashes
+        self.policy = policy
         self.logger = logger
     }
 
     /// One pass; returns how many jobs it rescued.
     @discardableResult
     public func rescueOnce() async -> Int {
-        let maxCrashes = maxCrashes
+        let policy = policy
         do {
-            let rescued = try await queue.rescueExpired(queue: queueName, limit: 100) { job, cancelRequested in
-                var outcome = JobOutcome(job: job, kind: .crashed)
-                outcome.error = StepError.workerLost
-                if cancelRequested {
-                    outcome.kind = .cancelled
-                    return outcome
-                }
-                switch FailureDecision.afterCrash(crashCount: job.crashes + 1, maxCrashes: maxCrashes, priority: job.priority) {
-                case .retry(let delay, let priority):
-                    outcome.delayMilliseconds = delay.milliseconds
-                    outcome.priority = priority
-                case .deadLetter(let reason):
-                    outcome.kind = .deadLetter
-                    outcome.deadReason = reason
-                    outcome.error = StepError(code: "crash_loop", message: "the step lost its worker \(job.crashes + 1) times in a row (crash, kill or hang); quarantined instead of retried", retryable: false)
-                case .fail:
-                    outcome.kind = .failed
-                }
-                return outcome
+            let rescued = try await queue.rescueExpired(queue: queueName, limit: 100, window: policy.window) { lease in
+                Self.decide(lease, policy: policy)
             }
             if rescued > 0 { logger.warning("rescued jobs with expired leases", metadata: ["baton.rescued": "\(rescued)"]) }
             return rescued
@@ -49,5 +38,30 @@ public struct Rescuer: Sendable {
             logger.error("rescue pass failed", metadata: ["error": "\(error)"])
             return 0
         }
+    }
+
+    static func decide(_ lease: ExpiredLease, policy: CrashPolicy) -> RescueDecision {
+        let job = lease.job
+        var outcome = JobOutcome(job: job, kind: .crashed)
+        if lease.cancelRequested {
+            outcome.kind = .cancelled
+            outcome.error = StepError.workerLost
+            return RescueDecision(outcome: outcome, chargedCrashes: lease.loss.charged, singledOut: lease.loss.singledOut)
+        }
+        let verdict = CrashAttribution.judge(lease.loss, policy: policy, priority: job.priority)
+        outcome.error = StepError(code: StepError.workerLost.code, message: "\(StepError.workerLost.message); \(verdict.explanation)",
+                                  retryable: true)
+        switch verdict.decision {
+        case .retry(let delay, let priority):
+            outcome.delayMilliseconds = delay.milliseconds
+            outcome.priority = priority
+        case .deadLetter(let reason):
+            outcome.kind = .deadLetter
+            outcome.deadReason = reason
+            outcome.error = StepError(code: "crash_loop", message: "the step lost its worker \(verdict.lossesTotal) times (crash, kill or hang), \(verdict.chargedTotal) of them charged to it; quarantined instead of retried. Last loss: \(verdict.explanation)", retryable: false)
+        case .fail:
+            outcome.kind = .failed
+        }
+        return RescueDecision(outcome: outcome, chargedCrashes: verdict.chargedTotal, singledOut: verdict.singledOut)
     }
 }

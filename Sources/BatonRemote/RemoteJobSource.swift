@@ -150,7 +150,7 @@ public struct RemoteJobSource: JobSource {
     }
 
     /// The server's rescuer returns this worker's expired leases; a remote worker has nothing to rescue with.
-    public func rescueExpired(queue: String, limit: Int, decide: @escaping @Sendable (ClaimedJob, Bool) -> JobOutcome) async throws -> Int { 0 }
+    public func rescueExpired(queue: String, limit: Int, window: Duration, decide: @escaping @Sendable (ExpiredLease) -> RescueDecision) async throws -> Int { 0 }
 
     private var headers: [(name: String, value: String)] {
         [("X-Baton-Worker-Token", token), ("Content-Type", "application/json"), ("Accept", "application/json")]

@@ -165,34 +165,6 @@ public final class QueueStore: Sendable {
         return results
     }
 
-    // MARK: Rescue
-
-    /// Takes jobs of `queue` whose lease expired (their worker crashed or hung), lets `decide` choose an outcome for each,
-    /// and applies them, all in one transaction. Jobs locked by another rescuer are skipped.
-    @discardableResult
-    public func rescueExpired(queue: String, limit: Int = 100, decide: @escaping @Sendable (ClaimedJob, _ cancelRequested: Bool) -> JobOutcome) async throws -> Int {
-        try await pool.transaction { connection in
-            let rows = try connection.query("""
-                SELECT j.id, j.run_id, j.workflow_id, j.step, j.step_index, j.handler, j.attempt, j.errors, j.crashes, j.priority,
-                       j.timeout_ms, j.lease_owner, j.lease_epoch, '' AS input, '' AS input_sha256, j.required_capabilities,
-                       NULL::text AS authority, (r.cancel_requested_at IS NOT NULL) AS cancel
-                FROM baton.jobs j JOIN baton.runs r ON r.id = j.run_id
-                WHERE j.queue = \(queue) AND j.lease_owner IS NOT NULL AND j.lease_until < now()
-                ORDER BY j.lease_until
-                LIMIT \(limit)
-                FOR UPDATE OF j SKIP LOCKED
-                """)
-            var outcomes: [JobOutcome] = []
-            for row in rows {
-                let job = try ClaimedJob(row: row, leaseOwner: try row.decode("lease_owner"))
-                outcomes.append(decide(job, try row.decode("cancel")))
-            }
-            guard !outcomes.isEmpty else { return 0 }
-            let results = try connection.query("SELECT job_id, accepted FROM baton.complete_jobs(\(try Self.json(outcomes))::jsonb)")
-            return try results.filter { try $0.decode("accepted", as: Bool.self) }.count
-        }
-    }
-
     // MARK: Step events
 
     /// Appends a handler's progress event, only while `job` is still leased to its owner under the same epoch.

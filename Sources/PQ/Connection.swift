@@ -11,6 +11,9 @@ public final class Connection {
     private var prepared: [String: String] = [:]
     /// Commands sent since the pool last lent this connection out.
     var commandsSinceCheckout = 0
+    /// Told the SQL text of each command before it is sent and nil after it returns (the pool's stall watchdog).
+    /// The text never holds values: they travel as bound parameters.
+    var onCommand: ((String?) -> Void)?
 
     /// Opens a connection from a `postgresql://` URL or a `key=value` connection string.
     public init(conninfo: String) throws {
@@ -45,6 +48,8 @@ public final class Connection {
     public func query(_ sql: SQL) throws -> Rows {
         commandsSinceCheckout += 1
         guard let handle else { throw PQError(code: .connectionLost, function: "query", message: "connection is closed") }
+        onCommand?(sql.text)
+        defer { onCommand?(nil) }
         let name: String
         if let existing = prepared[sql.text] {
             name = existing
@@ -65,6 +70,8 @@ public final class Connection {
     public func execute(_ script: String) throws -> Rows {
         commandsSinceCheckout += 1
         guard let handle else { throw PQError(code: .connectionLost, function: "execute", message: "connection is closed") }
+        onCommand?(script)
+        defer { onCommand?(nil) }
         return try check(PQexec(handle, script), function: "PQexec")
     }
 
