@@ -36,7 +36,8 @@ if [ -z "${DATABASE_URL:-}" ]; then
   chmod 755 "$cluster"
   export DATABASE_URL=$(scripts/pg.sh start "$cluster")
 fi
-swift build --build-tests
+echo "building (log: $logs/build.log)"
+swift build --build-tests >"$logs/build.log" 2>&1 || { tail -n 40 "$logs/build.log"; exit 1; }
 
 setsid stress --cpu "$cpu" >/dev/null 2>&1 &
 stress_pid=$!
@@ -49,7 +50,9 @@ for run in $(seq 1 "$runs"); do
   if timeout --kill-after=30 1800 swift test --skip-build >"$log" 2>&1; then status=passed; else status=FAILED; failed=$((failed + 1)); fi
   summary=$(grep -E "Test run with [0-9]+ tests" "$log" | tail -n 1 || true)
   echo "run $run/$runs: $status in $(( $(date +%s) - started )) s — ${summary:-no summary (see $log)}"
-  if [ "$status" = FAILED ]; then grep -E "✘ Test .*(failed|recorded an issue)" "$log" | sed 's/^/    /' | head -n 20 || true; fi
+  if [ "$status" = FAILED ]; then
+    grep -E "✘ Test .*(failed|recorded an issue)|Fatal error|exited with unexpected signal" "$log" | sed 's/^/    /' | head -n 20 || true
+  fi
 done
 echo "$((runs - failed)) of $runs runs passed under stress --cpu $cpu"
 [ "$failed" -eq 0 ]

@@ -24,23 +24,45 @@ struct ClaimOrderTests {
         }
     }
 
+    /// Handlers that run until the test opens the gate, counting how many run at once.
+    final class Gate: StepHandler, @unchecked Sendable {
+        private let lock = NSLock()
+        private var isOpen = false
+        private(set) var active = 0
+        private(set) var peak = 0
+        private(set) var started = 0
+        func open() { lock.withLock { isOpen = true } }
+        var counts: (active: Int, peak: Int, started: Int) { lock.withLock { (active, peak, started) } }
+        func run(_ context: StepContext) async throws -> StepOutput {
+            lock.withLock { active += 1; started += 1; peak = max(peak, active) }
+            defer { lock.withLock { active -= 1 } }
+            while !lock.withLock({ isOpen }) { try await Task.sleep(for: .milliseconds(10)) }
+            return StepOutput()
+        }
+    }
+
     @Test func prefetchLeasesMoreThanItRunsAndRunsNoMoreThanConcurrency() async throws {
-        try await withEngine { engine in
+        let gate = Gate()
+        var handlers = HandlerRegistry()
+        handlers.register("gate", gate)
+        try await withEngine(handlers: handlers) { engine in
             var config = engine.configuration(concurrency: 2)
             config.prefetch = 3
-            let workflow = engine.workflow([StepDefinition(name: "nap", handler: "sleep", timeout: .seconds(30))])
+            let workflow = engine.workflow([StepDefinition(name: "held", handler: "gate", timeout: .seconds(300))])
             var ids: [UUID] = []
-            for _ in 0..<8 { ids.append(try await engine.enqueue(workflow, input: #"{"sleepMs": 600}"#)) }
+            for _ in 0..<8 { ids.append(try await engine.enqueue(workflow)) }
             engine.startWorker(config)
-            #expect(try await eventually { try await engine.runs.queueDepth(queue: engine.queueName).leased == 6 })
+            // With the gate closed nothing finishes: the worker leases concurrency × prefetch = 6 jobs and runs 2.
+            #expect(try await eventually { try await engine.runs.queueDepth(queue: engine.queueName) == (2, 6) })
+            #expect(try await eventually { gate.counts.started == 2 })
+            // Buffered jobs are leased, and their attempts are marked running at claim.
             var running = 0
             for id in ids { if try await engine.runs.attempts(runID: id).first?.status == .running { running += 1 } }
-            // Buffered jobs are leased (their attempts are marked running at claim), but only 2 handlers run at a time:
-            // with 8 runs of 600 ms and concurrency 2, draining takes at least 4 rounds.
             #expect(running == 6)
-            let started = ContinuousClock.now
-            #expect(try await eventually(timeout: .seconds(60)) { try await engine.runs.countRuns(ids: ids)[.succeeded] == 8 })
-            #expect(ContinuousClock.now - started >= .milliseconds(1500))
+            #expect(gate.counts.active == 2)
+            gate.open()
+            #expect(try await eventually { try await engine.runs.countRuns(ids: ids)[.succeeded] == 8 })
+            #expect(gate.counts.peak == 2 && gate.counts.started == 8)
         }
     }
 

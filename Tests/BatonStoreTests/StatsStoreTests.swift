@@ -113,7 +113,7 @@ struct StatsStoreTests {
         #expect(stats.retries == 2 && stats.claims == 6 * 2 + 2 * 2)
         let b = try #require(stats.stepDurations.first { $0.step == "b" })
         #expect(b.count == 6 && b.sum >= 6 * 0.02)
-        // Cumulative buckets: none above the count, never decreasing, and the 20 ms sleeps are all under 5 s.
-        #expect(b.buckets == b.buckets.sorted() && b.buckets.last! <= b.count && b.buckets[StatsStore.durationBuckets.firstIndex(of: 5)!] == 6)
+        // Cumulative buckets: never decreasing, and the largest finite bound (an hour) holds all six 20 ms sleeps.
+        #expect(b.buckets == b.buckets.sorted() && b.buckets.last! == b.count)
     }
 }

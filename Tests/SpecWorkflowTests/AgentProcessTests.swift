@@ -61,21 +61,26 @@ struct AgentProcessTests {
 
     @Test func cancellingKillsTheWholeProcessGroup() async throws {
         let dir = try workspace()
-        let task = Task {
+        let agent = Task {
             try await AgentProcess.run(command(dir, ["MODE": "hang"]), stdoutFile: dir.appendingPathComponent("o"),
                                        stderrFile: dir.appendingPathComponent("e")) { _ in }
         }
-        let pidFile = dir.appendingPathComponent("grandchild.pid")
-        #expect(await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: pidFile.path) })
-        let grandchild = pid_t(try String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
-        #expect(kill(grandchild, 0) == 0)
-        task.cancel()
-        // Killed (the hanging agent never exits by itself), not left to finish.
-        let status = try await task.value
-        #expect(status == 128 + SIGKILL)
-        // The grandchild was in the group too; once reaped by init it is gone.
-        #expect(await eventually(timeout: .seconds(30)) {
-            kill(grandchild, 0) != 0 || (try? String(contentsOfFile: "/proc/\(grandchild)/stat", encoding: .utf8))?.contains(") Z ") == true
-        })
+        // Cancelled again on the way out, so a failing test leaves no hanging agent behind.
+        try await scoped(agent, stop: { $0.cancel(); _ = try? await $0.value }) { task async throws in
+            let pidFile = dir.appendingPathComponent("grandchild.pid")
+            let grandchildPID = { (try? String(contentsOf: pidFile, encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) } }
+            // The agent creates the file, then writes the pid: wait for a whole one.
+            #expect(await eventually(timeout: .seconds(60)) { grandchildPID() != nil })
+            let grandchild = try #require(grandchildPID())
+            #expect(kill(grandchild, 0) == 0)
+            task.cancel()
+            // Killed (the hanging agent never exits by itself), not left to finish.
+            let status = try await task.value
+            #expect(status == 128 + SIGKILL)
+            // The grandchild was in the group too; once reaped by init it is gone.
+            #expect(await eventually(timeout: .seconds(30)) {
+                kill(grandchild, 0) != 0 || (try? String(contentsOfFile: "/proc/\(grandchild)/stat", encoding: .utf8))?.contains(") Z ") == true
+            })
+        }
     }
 }
