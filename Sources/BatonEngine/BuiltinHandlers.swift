@@ -18,10 +18,12 @@ public enum BuiltinHandlers {
         }
     }
 
-    /// Sleeps `sleepMs` milliseconds (default 100), stopping early when cancelled.
+    /// Sleeps `sleepMs` milliseconds (default 100), stopping early when cancelled. `firstAttemptSleepMs`, when
+    /// given, replaces it on attempt 1 (a step that is still running when a test kills its worker, however slow the machine).
     struct Sleep: StepHandler {
         func run(_ context: StepContext) async throws -> StepOutput {
-            let ms = (context.runInput("sleepMs") as? Int) ?? 100
+            let ms = (context.attempt == 1 ? context.runInput("firstAttemptSleepMs") as? Int : nil)
+                ?? (context.runInput("sleepMs") as? Int) ?? 100
             try await Task.sleep(for: .milliseconds(ms))
             return StepOutput(json: #"{"sleptMs":\#(ms)}"#)
         }

@@ -97,7 +97,9 @@ struct DataFolderProcessTests {
 
         let serveLog = root + "/serve.log"
         let serve = try Self.spawn(["serve", "--port", "0"], in: root + "/serve-cwd", environment: environment, log: serveLog)
-        let worker = try Self.spawn(["worker", "--queue", queue, "--capabilities", "git,codex", "--concurrency", "1", "--poll", "0.1"],
+        let worker = try Self.spawn(["worker", "--queue", queue, "--capabilities", "git,codex", "--concurrency", "1", "--poll", "0.1",
+                                     // Preflight runs the stand-in CLIs; on a loaded machine they can take longer than the 10 s default.
+                                     "--preflight-timeout", "120"],
                                     in: root + "/worker-cwd", environment: environment, log: root + "/worker.log")
         try await Self.withProcesses([serve, worker]) {
             var port: Int?

@@ -33,7 +33,8 @@ struct CrashTests {
                 StepDefinition(name: "a", handler: "noop"), StepDefinition(name: "b", handler: "sleep", timeout: .seconds(30)),
                 StepDefinition(name: "c", handler: "noop"),
             ])
-            let id = try await engine.enqueue(workflow, input: #"{"sleepMs": 1500}"#)
+            // Attempt 1 of b sleeps far longer than any test lasts, so the victim is surely still in it when it is killed.
+            let id = try await engine.enqueue(workflow, input: #"{"sleepMs": 200, "firstAttemptSleepMs": 600000}"#)
             let victimID = "victim-\(UUID().uuidString.prefix(6))"
             try await withProcess(try Self.spawnWorker(queue: engine.queueName, id: victimID)) { victim async throws in
                 #expect(try await eventually { try await engine.runs.attempts(runID: id).contains { $0.step == "b" && $0.status == .running && $0.workerID == victimID } })

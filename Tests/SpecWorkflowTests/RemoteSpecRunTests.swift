@@ -64,7 +64,9 @@ struct RemoteSpecRunTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: batonExecutablePath())
         process.arguments = ["worker", "--server", server.base, "--queue", fixture.harness.queueName, "--id", id, "--concurrency", "1",
-                             "--lease", "5", "--heartbeat", "0.2", "--poll", "0.05", "--workflows", workflows, "--log-level", "warning"]
+                             "--lease", "5", "--heartbeat", "0.2", "--poll", "0.05", "--workflows", workflows, "--log-level", "warning",
+                             // Preflight runs the stand-in CLIs; on a loaded machine they can take longer than the 10 s default.
+                             "--preflight-timeout", "120"]
         var environment = fixture.configuration.agent.environment
         environment["PATH"] = fixture.configuration.agent.path
         environment["BATON_WORKER_TOKEN"] = server.workerToken.secret

@@ -86,7 +86,7 @@ final class SpecFixture: @unchecked Sendable {
 
     /// The spec preflight of this fixture's configuration (stand-in codex and specify, the GitHub stand-in).
     func preflight(offered: [String] = ["codex", "git", "github"], repositories: [String] = [SpecFixture.repository],
-                   specify: String = SpecFixture.specify, timeout: Duration = .seconds(10)) -> Preflight {
+                   specify: String = SpecFixture.specify, timeout: Duration = .seconds(120)) -> Preflight {
         Preflight(checks: SpecPreflight(configuration: configuration, specifyCommand: specify, repositories: repositories).checks,
                   offered: offered, timeout: timeout)
     }
@@ -160,7 +160,9 @@ final class SpecFixture: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["worker", "--queue", harness.queueName, "--id", id, "--concurrency", "1", "--lease", "0.6", "--heartbeat", "0.2",
-                             "--poll", "0.05", "--rescue", "60", "--workflows", workflows, "--log-level", "error"]
+                             "--poll", "0.05", "--rescue", "60", "--workflows", workflows, "--log-level", "error",
+                             // Preflight runs the stand-in CLIs; on a loaded machine they can take longer than the 10 s default.
+                             "--preflight-timeout", "120"]
         var environment = configuration.agent.environment
         environment["PATH"] = configuration.agent.path
         environment["DATABASE_URL"] = TestDatabase.url
