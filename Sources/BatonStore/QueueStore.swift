@@ -111,7 +111,7 @@ public final class QueueStore: Sendable {
                     FOR UPDATE SKIP LOCKED
                 ), leased AS (
                     UPDATE baton.jobs j
-                    SET lease_owner = \(workerID), lease_until = now() + make_interval(secs => \(leaseMs) / 1000.0), lease_epoch = j.lease_epoch + 1
+                    SET lease_owner = \(workerID), lease_until = clock_timestamp() + make_interval(secs => \(leaseMs) / 1000.0), lease_epoch = j.lease_epoch + 1
                     FROM picked WHERE j.id = picked.id
                     RETURNING j.*
                 ), started AS (

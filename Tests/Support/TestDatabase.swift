@@ -84,9 +84,12 @@ public final class EngineHarness: @unchecked Sendable {
         }
     }
 
-    /// A configuration with short intervals so that tests see heartbeats, rescues and polls quickly.
+    /// A configuration with short intervals so that tests see heartbeats, rescues and polls quickly. The lease is
+    /// long on purpose: on a loaded 2-core machine a claim's commit or a heartbeat's round trip can take seconds, and
+    /// a lease that expires meanwhile is rescued as `worker_lost` (a step then runs twice, as at-least-once allows).
+    /// Tests of lease expiry set a short lease themselves.
     public func configuration(id: String = "w-\(UUID().uuidString.prefix(6).lowercased())", concurrency: Int = 4,
-                              capabilities: [String] = [], lease: Duration = .seconds(2)) -> WorkerConfiguration {
+                              capabilities: [String] = [], lease: Duration = .seconds(15)) -> WorkerConfiguration {
         WorkerConfiguration(id: id, queue: queueName, capabilities: capabilities, concurrency: concurrency, lease: lease,
                             heartbeatInterval: .milliseconds(100), pollInterval: .milliseconds(50),
                             rescueInterval: .milliseconds(100), maxCrashes: 3, shutdownGrace: .seconds(5))
