@@ -40,8 +40,13 @@ enum WorkerValidate {
     static func preflight(_ request: WorkerProtocol.PreflightRequest) throws {
         try capabilities(request.offered, field: "offered")
         guard request.results.count <= 200 else { throw APIError.invalidField("results", "at most 200 checks") }
+        var seen: Set<[String]> = []
         for (index, check) in request.results.enumerated() {
             let field = "results[\(index)]"
+            // One result per check and repository (the table's key).
+            guard seen.insert([check.name, check.repository ?? ""]).inserted else {
+                throw APIError.invalidField(field, "repeats the check \(check.name.prefix(200))\(check.repository.map { " for \($0.prefix(200))" } ?? ""); send each check once")
+            }
             try Validate.text(check.name, field: field + ".name", max: 200)
             if let capability = check.capability { try name(capability, field: field + ".capability") }
             if let repository = check.repository { try Validate.text(repository, field: field + ".repository", max: 200) }

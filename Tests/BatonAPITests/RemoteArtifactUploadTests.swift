@@ -182,6 +182,11 @@ struct RemoteArtifactUploadTests {
                             checkedAt: Date(), durationMilliseconds: 1),
             ], checkedAt: Date(), offered: ["codex", "git"])
             try await remote.source.recordPreflight(workerID: remote.workerID, report: report)
+            // A check reported twice is refused (it was a 500: the table's key).
+            let twice = try await api.request("POST", "/api/v1/worker/preflight", role: nil,
+                json: #"{"workerId":"\#(remote.workerID)","offered":[],"results":[{"name":"a","status":"failed","detail":"","durationMs":0},{"name":"a","status":"failed","detail":"","durationMs":0}]}"#,
+                headers: [("X-Baton-Worker-Token", remote.secret)])
+            #expect(twice.status == 400 && twice.errorCode == "invalid_field", "\(twice.status) \(twice.text)")
 
             func shown(includeStopped: Bool = false) async throws -> [String: Any]? {
                 try await api.request("GET", "/api/v1/workers\(includeStopped ? "?includeStopped=true" : "")", role: .viewer).items
