@@ -32,6 +32,10 @@ public struct WorkerStore: Sendable {
     public func record(workerID: String, report: PreflightReport) async throws {
         let rows = try String(decoding: JSONEncoder.iso.encode(report.results.map(StoredCheck.init)), as: UTF8.self)
         try await pool.transaction { connection in
+            // One report of a worker at a time: two concurrent replacements would each delete nothing the other
+            // inserted and then collide on the table's key. The lock ends with the transaction; after it, the DELETE
+            // sees the rows the other report committed.
+            try connection.query("SELECT pg_advisory_xact_lock(hashtextextended('baton.preflight_results:' || \(workerID)::text, 0))")
             // This worker's previous report, and the reports of workers stopped more than a week ago.
             try connection.query("""
                 DELETE FROM baton.preflight_results p
