@@ -15,7 +15,7 @@ case "$cmd" in
     fi
     # Durable commits stay on (synchronous_commit, fsync): benchmarks measure the real thing.
     as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-p $port -k $dir -c listen_addresses='' -c max_connections=400 -c shared_buffers=256MB -c synchronous_commit=on -c fsync=on" start >/dev/null
+      -o "-p $port -k $dir -c listen_addresses='' -c max_connections=1000 -c shared_buffers=256MB -c synchronous_commit=on -c fsync=on" start >/dev/null
     as_owner "$bindir/psql" -h "$dir" -p "$port" -U postgres -d postgres -qtAc "CREATE DATABASE baton" >/dev/null 2>&1 || true
     echo "postgresql://postgres@/baton?host=$dir&port=$port"
     ;;

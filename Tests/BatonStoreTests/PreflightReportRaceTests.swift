@@ -10,7 +10,7 @@ import Testing
 @Suite("preflight reports stored concurrently")
 struct PreflightReportRaceTests {
     @Test func concurrentReportsOfOneWorkerReplaceEachOtherWithoutAKeyViolation() async throws {
-        let pool = try await TestDatabase.pool(size: 8)
+        let pool = try await TestDatabase.pool(size: 4)
         defer { pool.close() }
         let store = WorkerStore(pool: pool)
         let workerID = "race-\(UUID().uuidString.prefix(8))"
@@ -19,9 +19,9 @@ struct PreflightReportRaceTests {
                         checkedAt: Date(), durationMilliseconds: 1)
         }, checkedAt: Date(), offered: [])
         let failures = await withTaskGroup(of: String?.self) { group in
-            for _ in 0..<8 {
+            for _ in 0..<4 {
                 group.addTask {
-                    for _ in 0..<5 {
+                    for _ in 0..<10 {
                         do { try await store.record(workerID: workerID, report: report) } catch { return "\(error)" }
                     }
                     return nil
