@@ -27,16 +27,16 @@ struct ClaimOrderTests {
     /// Handlers that run until the test opens the gate, counting how many run at once.
     final class Gate: StepHandler, @unchecked Sendable {
         private let lock = NSLock()
-        private var isOpen = false
+        private let latch = Latch()
         private(set) var active = 0
         private(set) var peak = 0
         private(set) var started = 0
-        func open() { lock.withLock { isOpen = true } }
+        func open() { latch.open() }
         var counts: (active: Int, peak: Int, started: Int) { lock.withLock { (active, peak, started) } }
         func run(_ context: StepContext) async throws -> StepOutput {
             lock.withLock { active += 1; started += 1; peak = max(peak, active) }
             defer { lock.withLock { active -= 1 } }
-            while !lock.withLock({ isOpen }) { try await Task.sleep(for: .milliseconds(10)) }
+            try await latch.wait()
             return StepOutput()
         }
     }

@@ -128,10 +128,18 @@ struct FencingAndConcurrencyTests {
     /// Steps that run until the test opens their gate (named by the step); cancellable meanwhile.
     final class Gates: StepHandler, @unchecked Sendable {
         private let lock = NSLock()
-        private var open: Set<String> = []
-        func openGate(_ step: String) { lock.withLock { _ = open.insert(step) } }
+        private var latches: [String: Latch] = [:]
+        private func latch(_ step: String) -> Latch {
+            lock.withLock {
+                if let latch = latches[step] { return latch }
+                let latch = Latch()
+                latches[step] = latch
+                return latch
+            }
+        }
+        func openGate(_ step: String) { latch(step).open() }
         func run(_ context: StepContext) async throws -> StepOutput {
-            while !lock.withLock({ open.contains(context.step) }) { try await Task.sleep(for: .milliseconds(10)) }
+            try await latch(context.step).wait()
             return StepOutput()
         }
     }

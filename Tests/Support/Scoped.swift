@@ -34,7 +34,14 @@ public func withProcess<T>(_ process: Process, _ body: (Process) async throws ->
 
 /// Waits for a child process to end without blocking a cooperative thread (`waitUntilExit` would).
 public func waitForExit(_ process: Process) async {
-    while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+    nonisolated(unsafe) let child = process
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        // A GCD thread, not one of the cooperative pool's, blocks until the child ends.
+        DispatchQueue.global().async {
+            child.waitUntilExit()
+            continuation.resume()
+        }
+    }
 }
 
 /// Wakes `worker` and waits until it is idle again: it has claimed at least once since this call and found nothing
