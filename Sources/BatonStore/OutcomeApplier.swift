@@ -74,7 +74,6 @@ struct FencedJob {
     var requiredCapabilities: [String]
     var owner: String
     var epoch: Int64
-    var runCreatedAt: String
     var flags: RunFlags
 
     init(row: Row) throws {
@@ -94,7 +93,6 @@ struct FencedJob {
         requiredCapabilities = try row.decode("required_capabilities")
         owner = try row.decode("lease_owner")
         epoch = try row.decode("lease_epoch")
-        runCreatedAt = try row.decode("run_created_at")
         flags = RunFlags(cancelRequested: try row.decode("cancel_requested"), linkErrorEnqueued: try row.decode("link_error_enqueued"),
                          priority: try row.decode("run_priority"))
     }
@@ -170,7 +168,7 @@ struct BatchWrites {
                                                 errorRetryable: dead.error.retryable, job: job.snapshot))
         }
         if let new = plan.newStep {
-            var record = StepRecord(runID: job.runID, queue: job.queue, workflowID: job.workflowID, runCreatedAt: job.runCreatedAt,
+            var record = StepRecord(runID: job.runID, queue: job.queue, workflowID: job.workflowID,
                                     step: new.step?.name ?? job.step, stepIndex: new.index, handler: new.step?.handler ?? job.handler,
                                     timeoutMs: new.step?.timeoutMilliseconds ?? job.timeoutMs,
                                     capabilities: new.step?.capabilities ?? job.requiredCapabilities, inputKind: "same",
@@ -279,7 +277,6 @@ struct StepRecord: Encodable {
     var runID: UUID
     var queue: String
     var workflowID: Int64
-    var runCreatedAt: String?
     var step: String
     var stepIndex: Int
     var handler: String
@@ -300,13 +297,12 @@ struct StepRecord: Encodable {
     var leaseMs: Int64?
     var reuseAttempt = false
 
-    init(runID: UUID, queue: String, workflowID: Int64, runCreatedAt: String?, step: String, stepIndex: Int, handler: String, timeoutMs: Int64,
+    init(runID: UUID, queue: String, workflowID: Int64, step: String, stepIndex: Int, handler: String, timeoutMs: Int64,
          capabilities: [String], inputKind: String, sourceAttempt: Int64?, errors: Int = 0, crashes: Int = 0,
          priority: Int, delayMs: Int64 = 0, owner: String? = nil, leaseMs: Int64? = nil, reuseAttempt: Bool = false) {
         self.runID = runID
         self.queue = queue
         self.workflowID = workflowID
-        self.runCreatedAt = runCreatedAt
         self.step = step
         self.stepIndex = stepIndex
         self.handler = handler
@@ -324,7 +320,7 @@ struct StepRecord: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case runID = "run_id", queue, workflowID = "workflow_id", runCreatedAt = "run_created_at", step, stepIndex = "step_index", handler
+        case runID = "run_id", queue, workflowID = "workflow_id", step, stepIndex = "step_index", handler
         case timeoutMs = "timeout_ms", capabilities, inputKind = "input_kind", sourceAttempt = "source_attempt", key, output, failed
         case errors, crashes, chargedCrashes = "charged_crashes", singledOut = "singled_out", priority
         case delayMs = "delay_ms", owner, leaseMs = "lease_ms", reuseAttempt = "reuse_attempt"
@@ -335,7 +331,6 @@ struct StepRecord: Encodable {
         try c.encode(runID, forKey: .runID)
         try c.encode(queue, forKey: .queue)
         try c.encode(workflowID, forKey: .workflowID)
-        try c.encodeIfPresent(runCreatedAt, forKey: .runCreatedAt)
         try c.encode(step, forKey: .step)
         try c.encode(stepIndex, forKey: .stepIndex)
         try c.encode(handler, forKey: .handler)

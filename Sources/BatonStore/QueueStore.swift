@@ -1,6 +1,7 @@
 import BatonCore
 import Foundation
 import PQ
+import Synchronization
 
 /// The queue's SQL: enqueue, claim, complete, heartbeat, rescue and cancel. Every call is one transaction.
 public final class QueueStore: Sendable {
@@ -95,7 +96,7 @@ public final class QueueStore: Sendable {
             if let key = item.idempotencyKey, runByKey[key] == nil { runByKey[key] = runID }
             results.append(EnqueueResult(runID: runID, created: created))
             guard created else { continue }
-            steps.append(StepRecord(runID: runID, queue: item.queue, workflowID: item.workflowID, runCreatedAt: try row.decode("created_at"),
+            steps.append(StepRecord(runID: runID, queue: item.queue, workflowID: item.workflowID,
                                     step: item.firstStep.name, stepIndex: 0, handler: item.firstStep.handler,
                                     timeoutMs: item.firstStep.timeoutMilliseconds, capabilities: item.firstStep.capabilities,
                                     inputKind: "initial", sourceAttempt: nil, priority: item.priority))
@@ -323,13 +324,12 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
 }
 
 /// A dictionary behind a lock, for caches shared between tasks.
-final class LockedDictionary<Key: Hashable & Sendable, Value: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var storage: [Key: Value] = [:]
+final class LockedDictionary<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    private let storage = Mutex<[Key: Value]>([:])
 
     subscript(key: Key) -> Value? {
-        get { lock.withLock { storage[key] } }
-        set { lock.withLock { storage[key] = newValue } }
+        get { storage.withLock { $0[key] } }
+        set { storage.withLock { $0[key] = newValue } }
     }
 }
 

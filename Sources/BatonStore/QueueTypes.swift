@@ -65,6 +65,16 @@ public struct ClaimedJob: Sendable, Equatable, Codable {
     }
 }
 
+/// What a heartbeat found for one held job.
+public enum LeaseState: Sendable, Equatable {
+    /// The lease is extended.
+    case held
+    /// The lease is extended, and the run was cancelled: the worker stops the step.
+    case runCancelled
+    /// The job is no longer the worker's (expired and rescued, or already completed): the worker stops the step and records nothing.
+    case lost
+}
+
 /// What `complete` did with one outcome.
 public struct CompletionResult: Sendable, Equatable {
     /// False when the lease no longer matched: nothing was recorded.

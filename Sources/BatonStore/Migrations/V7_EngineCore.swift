@@ -5,11 +5,18 @@ extension Migration {
     static let v7 = Migration(version: 7, name: "engine core: set-based transitions", sql: #"""
     -- Depth-first: jobs are claimed by priority, then by their run's age, so a run that has started finishes
     -- before younger runs take its place, and a retried or rescued step keeps its place.
-    ALTER TABLE baton.jobs ADD COLUMN run_created_at timestamptz;
-    UPDATE baton.jobs j SET run_created_at = r.created_at FROM baton.runs r WHERE r.id = j.run_id;
-    ALTER TABLE baton.jobs ALTER COLUMN run_created_at SET NOT NULL;
+    -- A run's place in line is its enqueue order (a sequence: runs enqueued in one batch share created_at).
+    CREATE SEQUENCE baton.run_seq;
+    ALTER TABLE baton.runs ADD COLUMN seq bigint;
+    UPDATE baton.runs r SET seq = o.n FROM (SELECT id, row_number() OVER (ORDER BY created_at, id) AS n FROM baton.runs) o WHERE o.id = r.id;
+    SELECT setval('baton.run_seq', coalesce((SELECT max(seq) FROM baton.runs), 0) + 1, false);
+    ALTER TABLE baton.runs ALTER COLUMN seq SET DEFAULT nextval('baton.run_seq'), ALTER COLUMN seq SET NOT NULL;
+    ALTER SEQUENCE baton.run_seq OWNED BY baton.runs.seq;
+    ALTER TABLE baton.jobs ADD COLUMN run_seq bigint;
+    UPDATE baton.jobs j SET run_seq = r.seq FROM baton.runs r WHERE r.id = j.run_id;
+    ALTER TABLE baton.jobs ALTER COLUMN run_seq SET NOT NULL;
     DROP INDEX baton.jobs_ready;
-    CREATE INDEX jobs_ready ON baton.jobs (queue, priority, run_created_at, id) WHERE lease_owner IS NULL;
+    CREATE INDEX jobs_ready ON baton.jobs (queue, priority, run_seq, id) WHERE lease_owner IS NULL;
 
     -- Generic facts a step reports about its run (e.g. branch, pullRequestURL, pullRequestNumber): the engine merges
     -- them and the API shows them; it knows nothing of pull requests.
@@ -42,7 +49,7 @@ extension Migration {
 
     -- Inserts steps: an attempt (unless a released attempt is queued again) and its job, and a step_started event for
     -- a job born leased (eager handoff). The only statement that inserts jobs. Each item:
-    --   run_id, queue, workflow_id, run_created_at, step, step_index, handler, timeout_ms, capabilities (json array),
+    --   run_id, queue, workflow_id, step, step_index, handler, timeout_ms, capabilities (json array),
     --   input_kind: initial (the run's input) | same | extend (key, output) | failure (failed), source_attempt,
     --   errors, crashes, charged_crashes, singled_out, priority, delay_ms, owner + lease_ms (born leased), reuse_attempt.
     -- The attempt number is the next free one of the step (1 for a step's first attempt).
@@ -58,7 +65,7 @@ extension Migration {
                    ELSE jsonb_build_object('run', (SELECT r.input FROM baton.runs r WHERE r.id = x.run_id), 'steps', '{}'::jsonb)
                END AS new_input
         FROM jsonb_to_recordset(p_steps) AS x(
-            run_id uuid, queue text, workflow_id bigint, run_created_at timestamptz, step text, step_index int, handler text,
+            run_id uuid, queue text, workflow_id bigint, step text, step_index int, handler text,
             timeout_ms bigint, capabilities jsonb, input_kind text, source_attempt bigint, key text, output text, failed jsonb,
             errors int, crashes int, charged_crashes int, singled_out boolean, priority int, delay_ms bigint,
             owner text, lease_ms bigint, reuse_attempt boolean)
@@ -75,14 +82,14 @@ extension Migration {
     ), jobs AS (
         INSERT INTO baton.jobs (queue, run_id, workflow_id, attempt_id, step, step_index, handler, attempt, errors, crashes,
                                 charged_crashes, singled_out, priority, run_at, timeout_ms, required_capabilities,
-                                lease_owner, lease_until, lease_epoch, run_created_at)
+                                lease_owner, lease_until, lease_epoch, run_seq)
         SELECT i.queue, i.run_id, i.workflow_id, coalesce(a.id, i.source_attempt), i.step, i.step_index, i.handler,
                coalesce(a.attempt, i.src_attempt), coalesce(i.errors, 0), coalesce(i.crashes, 0),
                coalesce(i.charged_crashes, 0), coalesce(i.singled_out, false), i.priority,
                now() + make_interval(secs => coalesce(i.delay_ms, 0) / 1000.0), i.timeout_ms,
                ARRAY(SELECT jsonb_array_elements_text(coalesce(i.capabilities, '[]'::jsonb))),
                i.owner, CASE WHEN i.owner IS NOT NULL THEN clock_timestamp() + make_interval(secs => i.lease_ms / 1000.0) END,
-               CASE WHEN i.owner IS NOT NULL THEN 1 ELSE 0 END, i.run_created_at
+               CASE WHEN i.owner IS NOT NULL THEN 1 ELSE 0 END, (SELECT r.seq FROM baton.runs r WHERE r.id = i.run_id)
         FROM item i LEFT JOIN attempts a ON a.run_id = i.run_id
         RETURNING id, run_id, attempt_id, attempt, step, lease_owner
     ), started AS (
@@ -157,7 +164,7 @@ extension Migration {
 
         v_step := v_definition->'steps'->v_index;
         SELECT * INTO v_new FROM baton.insert_steps(jsonb_build_array(jsonb_build_object(
-            'run_id', p_run, 'queue', v_run.queue, 'workflow_id', v_run.workflow_id, 'run_created_at', v_run.created_at,
+            'run_id', p_run, 'queue', v_run.queue, 'workflow_id', v_run.workflow_id,
             'step', v_step->>'name', 'step_index', v_index, 'handler', v_step->>'handler',
             'timeout_ms', (v_step->>'timeoutMilliseconds')::bigint, 'capabilities', coalesce(v_step->'capabilities', '[]'::jsonb),
             'input_kind', v_kind, 'source_attempt', v_source, 'key', v_key, 'output', v_output,

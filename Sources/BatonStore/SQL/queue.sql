@@ -16,7 +16,7 @@ WITH item AS (
            coalesce(initiator, 'system'), idempotency_key, priority, input::jsonb
     FROM item ORDER BY ord
     ON CONFLICT (idempotency_key) DO NOTHING
-    RETURNING id, created_at
+    RETURNING id
 ), queued AS (
     INSERT INTO baton.run_events (run_id, step, attempt, level, kind, message, payload)
     SELECT i.id, NULL, NULL, 'info', 'run_queued',
@@ -25,8 +25,7 @@ WITH item AS (
     FROM item i JOIN inserted n ON n.id = i.id
     ORDER BY i.ord
 )
-SELECT i.ord, coalesce(n.id, r.id) AS run_id, n.id IS NOT NULL AS created,
-       to_char(n.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at
+SELECT i.ord, coalesce(n.id, r.id) AS run_id, n.id IS NOT NULL AS created
 FROM item i
 LEFT JOIN inserted n ON n.id = i.id
 LEFT JOIN baton.runs r ON n.id IS NULL AND r.idempotency_key = i.idempotency_key
@@ -56,7 +55,7 @@ WITH picked AS (
           SELECT 1 FROM baton.runs r WHERE r.id = c.run_id
             AND (cardinality($7::text[]) = 0 OR r.repository = ANY($7::text[]))
             AND (cardinality($8::text[]) = 0 OR r.workflow = ANY($8::text[]))))
-    ORDER BY c.priority, c.run_created_at, c.id
+    ORDER BY c.priority, c.run_seq, c.id
     LIMIT $4
     FOR UPDATE SKIP LOCKED
 ), leased AS (
@@ -105,7 +104,7 @@ SELECT g.id, g.run_id, g.workflow_id, g.step, g.step_index, g.handler, g.attempt
        g.timeout_ms, g.lease_epoch, coalesce(s.input, '') AS input, coalesce(s.input_sha256, '') AS input_sha256,
        g.required_capabilities, g.authority::text AS authority, g.refusal, g.failure::text AS refusal_detail
 FROM judged g LEFT JOIN started s ON s.id = g.attempt_id
-ORDER BY g.priority, g.run_created_at, g.id;
+ORDER BY g.priority, g.run_seq, g.id;
 
 -- name: fence_jobs
 -- Takes the jobs whose outcome may be recorded: each still exists with the outcome's id ($1), epoch ($2) and owner
@@ -123,7 +122,6 @@ WITH fence AS (
 )
 SELECT g.id, g.run_id, g.queue, g.workflow_id, g.attempt_id, g.step, g.step_index, g.handler, g.attempt, g.errors, g.crashes,
        g.priority, g.timeout_ms, g.required_capabilities, g.lease_owner, g.lease_epoch,
-       to_char(g.run_created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS run_created_at,
        r.cancel_requested_at IS NOT NULL AS cancel_requested, r.link_error_enqueued, r.priority AS run_priority
 FROM gone g JOIN baton.runs r ON r.id = g.run_id
 ORDER BY g.id
