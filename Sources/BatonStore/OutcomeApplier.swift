@@ -5,8 +5,8 @@ import PQ
 /// Applies a batch of outcomes in the caller's transaction, fenced and set-based:
 /// 1. `fence_jobs` deletes the jobs whose id, owner and epoch still match and locks their runs (one statement);
 /// 2. `Transition.plan` decides each outcome's writes (pure Swift);
-/// 3. `apply_outcomes` writes attempts, skipped steps, runs, events and dead letters (one statement), and
-///    `insert_steps` the runs' next jobs (one statement, when there are any).
+/// 3. `apply_outcomes` writes attempts, skipped steps, runs, events and dead letters, and the runs' next jobs through
+///    `baton.insert_steps`, in one statement.
 /// An outcome whose job is not fenced is refused and changes nothing.
 struct OutcomeApplier {
     let store: QueueStore
@@ -34,11 +34,10 @@ struct OutcomeApplier {
             writes.add(plan, job: job, outcome: outcome, charged: charged[job.id])
             results[job.id] = CompletionResult(accepted: true)
         }
-        try connection.query(Statements.queue("apply_outcomes", JSONText(text: try QueueStore.json(writes.attempts)),
-                                              JSONText(text: try QueueStore.json(writes.skipped)), JSONText(text: try QueueStore.json(writes.runs)),
-                                              JSONText(text: try QueueStore.json(writes.events)), JSONText(text: try QueueStore.json(writes.deadLetters))))
-        guard !writes.steps.isEmpty else { return results }
-        let inserted = try connection.query(Statements.queue("insert_steps", JSONText(text: try QueueStore.json(writes.steps))))
+        let inserted = try connection.query(Statements.queue(
+            "apply_outcomes", JSONText(text: try QueueStore.json(writes.attempts)), JSONText(text: try QueueStore.json(writes.skipped)),
+            JSONText(text: try QueueStore.json(writes.runs)), JSONText(text: try QueueStore.json(writes.events)),
+            JSONText(text: try QueueStore.json(writes.deadLetters)), JSONText(text: try QueueStore.json(writes.steps))))
         let jobsByRun = Dictionary(fenced.map { ($0.runID, $0) }, uniquingKeysWith: { first, _ in first })
         let stepsByRun = Dictionary(writes.steps.map { ($0.runID, $0) }, uniquingKeysWith: { first, _ in first })
         for row in inserted where try row.decode("leased", as: Bool.self) {

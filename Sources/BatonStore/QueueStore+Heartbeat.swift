@@ -18,22 +18,11 @@ extension QueueStore {
     /// deadlocking (40P01). The new lease counts from when the locks were taken (`clock_timestamp()`), not from
     /// the start of the transaction, so time spent waiting for a lock is not taken off the lease.
     static func heartbeat(on connection: Connection, workerID: String, jobs: [(id: Int64, epoch: Int64)], lease: Duration) throws -> [Int64: LeaseState] {
-        try connection.query("UPDATE baton.workers SET last_seen_at = now() WHERE id = \(workerID)")
+        try connection.query(Statements.leases("mark_worker_seen", workerID))
         guard !jobs.isEmpty else { return [:] }
         let batch = try Self.json(jobs.map { ["id": $0.id, "epoch": $0.epoch] })
         let leaseMs = lease.milliseconds
-        let rows = try connection.query("""
-            WITH held AS (
-                SELECT j.id FROM baton.jobs j
-                JOIN jsonb_to_recordset(\(batch)::jsonb) AS h(id bigint, epoch bigint) ON j.id = h.id AND j.lease_epoch = h.epoch
-                WHERE j.lease_owner = \(workerID)
-                ORDER BY j.id
-                FOR UPDATE OF j
-            )
-            UPDATE baton.jobs j SET lease_until = clock_timestamp() + make_interval(secs => \(leaseMs) / 1000.0)
-            FROM held WHERE j.id = held.id
-            RETURNING j.id, EXISTS (SELECT 1 FROM baton.runs r WHERE r.id = j.run_id AND r.cancel_requested_at IS NOT NULL) AS cancel
-            """)
+        let rows = try connection.query(Statements.leases("heartbeat_jobs", workerID, JSONText(text: batch), leaseMs))
         var states = Dictionary(jobs.map { ($0.id, LeaseState.lost) }, uniquingKeysWith: { first, _ in first })
         for row in rows { states[try row.decode("id")] = try row.decode("cancel", as: Bool.self) ? .runCancelled : .held }
         return states

@@ -38,46 +38,7 @@ extension QueueStore {
                               decide: @escaping @Sendable (ExpiredLease) -> RescueDecision) async throws -> Int {
         let windowMs = window.milliseconds
         return try await pool.transaction { connection in
-            // Losses already rescued from the same worker count as what it held (its leases may expire at different
-            // times); "repeat offender" = a step that had lost a worker before this one.
-            let rows = try connection.query("""
-                WITH expired AS MATERIALIZED (
-                    SELECT j.*, (r.cancel_requested_at IS NOT NULL) AS cancel
-                    FROM baton.jobs j JOIN baton.runs r ON r.id = j.run_id
-                    WHERE j.queue = \(queue) AND j.lease_owner IS NOT NULL AND j.lease_until < now()
-                    ORDER BY j.lease_until
-                    LIMIT \(limit)
-                    FOR UPDATE OF j SKIP LOCKED
-                ), held AS (
-                    -- What each lost worker still holds (leased jobs only: the jobs_leased index), in one pass.
-                    SELECT o.lease_owner AS owner, count(*) AS jobs, count(*) FILTER (WHERE o.crashes > 0) AS repeaters
-                    FROM baton.jobs o
-                    WHERE o.lease_owner IS NOT NULL AND o.lease_owner IN (SELECT lease_owner FROM expired)
-                    GROUP BY o.lease_owner
-                ), lost_workers AS (
-                    SELECT l.worker_id AS worker FROM baton.worker_losses l
-                    WHERE l.queue = \(queue) AND l.lost_at > now() - make_interval(secs => \(windowMs) / 1000.0)
-                    UNION
-                    SELECT o.lease_owner FROM baton.jobs o WHERE o.queue = \(queue) AND o.lease_owner IS NOT NULL AND o.lease_until < now()
-                )
-                SELECT e.id, e.run_id, e.workflow_id, e.step, e.step_index, e.handler, e.attempt, e.errors, e.crashes, e.priority,
-                       e.timeout_ms, e.lease_owner, e.lease_epoch, '' AS input, '' AS input_sha256, e.required_capabilities,
-                       NULL::text AS authority, e.cancel, e.charged_crashes, e.singled_out,
-                       h.jobs - 1
-                         + (SELECT count(*) FROM baton.worker_losses a WHERE a.worker_id = e.lease_owner)
-                         AS co_lost,
-                       h.repeaters - (e.crashes > 0)::int
-                         + (SELECT count(*) FROM baton.worker_losses a WHERE a.worker_id = e.lease_owner
-                              AND EXISTS (SELECT 1 FROM baton.worker_losses b WHERE b.run_id = a.run_id AND b.step = a.step
-                                            AND b.attempt < a.attempt))
-                         AS co_lost_repeat,
-                       (SELECT count(*) FROM lost_workers w WHERE w.worker <> e.lease_owner
-                          AND NOT EXISTS (SELECT 1 FROM baton.worker_losses b WHERE b.run_id = e.run_id AND b.step = e.step
-                                            AND b.worker_id = w.worker))
-                         AS other_workers_lost
-                FROM expired e JOIN held h ON h.owner = e.lease_owner
-                ORDER BY e.lease_until
-                """)
+            let rows = try connection.query(Statements.leases("rescue_expired", queue, limit, windowMs))
             var decisions: [RescueDecision] = []
             var runIDs: [UUID] = []
             var steps: [Int64: String] = [:]
@@ -103,11 +64,7 @@ extension QueueStore {
             let losses = zip(runIDs, decisions).filter { results[$0.1.outcome.jobID]?.accepted == true && $0.1.outcome.error?.code == StepError.workerLost.code }
                 .map { WorkerLossRecord(workerID: $0.1.outcome.owner, queue: queue, runID: $0.0, step: steps[$0.1.outcome.jobID] ?? "", attempt: attempts[$0.1.outcome.jobID] ?? 0) }
             if !losses.isEmpty {
-                try connection.query("""
-                    INSERT INTO baton.worker_losses (worker_id, queue, run_id, step, attempt)
-                    SELECT x.worker_id, x.queue, x.run_id, x.step, x.attempt
-                    FROM jsonb_to_recordset(\(try Self.json(losses))::jsonb) AS x(worker_id text, queue text, run_id uuid, step text, attempt int)
-                    """)
+                try connection.query(Statements.leases("record_worker_losses", JSONText(text: try Self.json(losses))))
             }
             return results.values.filter(\.accepted).count
         }

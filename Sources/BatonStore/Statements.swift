@@ -7,6 +7,7 @@ struct Statements: Sendable {
     private let byName: [String: String]
 
     static let queue = Statements(source: String(decoding: PackageResources.queue_sql, as: UTF8.self))
+    static let leases = Statements(source: String(decoding: PackageResources.leases_sql, as: UTF8.self))
 
     init(source: String) {
         var byName: [String: String] = [:]

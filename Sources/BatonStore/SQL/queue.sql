@@ -135,6 +135,7 @@ FOR UPDATE OF r;
 --    finished, finished_at, link_error_enqueued, annotations}
 -- $4 events {run_id, step, attempt, level, kind, message, payload, ord}, inserted in `ord` order
 -- $5 dead letters {run_id, step, attempt, attempt_id, reason, error_code, error_message, error_retryable, job}
+-- $6 new steps (insert_steps items)
 WITH attempts AS (
     UPDATE baton.step_attempts a SET
         status = u.status,
@@ -188,4 +189,8 @@ WITH attempts AS (
                                             error_message text, error_retryable boolean, job jsonb)
     JOIN baton.step_attempts a ON a.id = d.attempt_id
 )
-SELECT 1 AS applied;
+-- $6: the runs' new steps, through baton.insert_steps (it reads nothing the statements above change: source
+-- inputs, the run's input and place in line, attempt numbers of other steps). Eager successors come back leased.
+SELECT s.job_id, s.run_id, s.attempt_id, s.attempt, s.input, s.input_sha256, s.leased,
+       CASE WHEN s.leased THEN baton.run_authority(s.run_id)::text END AS authority
+FROM baton.insert_steps($6::jsonb) s;
