@@ -86,6 +86,7 @@ final class BenchProbe: @unchecked Sendable {
         } else {
             postmasterPID = nil
         }
+        _ = try? connection.execute("SET client_min_messages = warning")
         _ = try? connection.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         do {
             _ = try connection.execute("SET pg_stat_statements.track = 'none'")
