@@ -18,6 +18,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Steps the load workers run in all before their memory is read again (0: skip).") var memorySteps: Int = 60000
     @Option(help: "Pre-load this many waiting chains on a queue no worker serves and compare claim latency there at depth 1,000 and at this depth (0: skip).") var preload: Int = 0
     @Option(help: "Claims (of 2 jobs each) timed at each depth with --preload.") var claimSamples: Int = 500
+    @Flag(help: "Pre-load every chain through the store's enqueue (slow for a million) instead of copying a template run in bulk.") var preloadThroughStore = false
     @Option(help: "pgbench's transactions/s on the same server (scripts/bench.sh measures it); the report adds steps/s ÷ this.") var pgbenchTps: Double?
     @Flag(help: "Print the report as JSON.") var json = false
     @Option(help: "Also write the JSON report to this file.") var jsonFile: String?
@@ -34,6 +35,7 @@ struct BenchCommand: AsyncParsableCommand {
         let settings = Benchmark.Settings(chains: chains, steps: benchSteps, workers: workers, concurrency: concurrency, processes: !inProcess,
                                           idleSamples: idleSamples, enqueueBatch: enqueueBatch, eagerHandoff: eagerHandoff,
                                           backlogRuns: backlogRuns, memorySteps: memorySteps, preload: preload, claimSamples: claimSamples,
+                                          preloadThroughStore: preloadThroughStore,
                                           pgbenchTPS: pgbenchTps)
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let report = try await Benchmark(context: context, settings: settings, executable: executable).run { message in

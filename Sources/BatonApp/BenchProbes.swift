@@ -193,6 +193,41 @@ final class BenchProbe: @unchecked Sendable {
     }
 }
 
+/// Pre-loads waiting chains fast for `--preload`: copies of one template run that the store enqueued (its run row,
+/// its first attempt and its job, column by column; not its `run_queued` event), `batch` runs per statement.
+/// About 10× faster than enqueueing a million runs one by one through `baton.enqueue_runs`; the claim reads the
+/// same rows either way. The planner statistics of the three tables are refreshed afterwards, as autovacuum would.
+enum BenchLoader {
+    static func copies(of template: UUID, count: Int, batch: Int = 50_000, pool: ConnectionPool) async throws {
+        for start in stride(from: 0, to: count, by: batch) {
+            let n = min(batch, count - start)
+            try await pool.transaction { connection in
+                try connection.query("""
+                    WITH fresh AS (SELECT gen_random_uuid() AS id FROM generate_series(1, \(n))),
+                    run_rows AS (
+                        INSERT INTO baton.runs (id, workflow_id, workflow, workflow_version, queue, repository, feature_key, status,
+                                                current_step, initiator, priority, input)
+                        SELECT f.id, r.workflow_id, r.workflow, r.workflow_version, r.queue, r.repository, r.feature_key, r.status,
+                               r.current_step, r.initiator, r.priority, r.input
+                        FROM fresh f CROSS JOIN baton.runs r WHERE r.id = \(template)
+                    ), attempt_rows AS (
+                        INSERT INTO baton.step_attempts (run_id, step, step_index, attempt, status, input, input_sha256)
+                        SELECT f.id, a.step, a.step_index, a.attempt, a.status, a.input, a.input_sha256
+                        FROM fresh f CROSS JOIN baton.step_attempts a WHERE a.run_id = \(template)
+                        RETURNING id, run_id
+                    )
+                    INSERT INTO baton.jobs (queue, run_id, workflow_id, attempt_id, step, step_index, handler, attempt, priority, run_at,
+                                            timeout_ms, required_capabilities)
+                    SELECT j.queue, a.run_id, j.workflow_id, a.id, j.step, j.step_index, j.handler, j.attempt, j.priority, now(),
+                           j.timeout_ms, j.required_capabilities
+                    FROM attempt_rows a CROSS JOIN baton.jobs j WHERE j.run_id = \(template)
+                    """)
+            }
+        }
+        try await pool.withConnection { _ = try $0.execute("ANALYZE baton.runs, baton.step_attempts, baton.jobs") }
+    }
+}
+
 /// The bench's statistics: percentiles by the nearest-rank method.
 func percentile(_ values: [Double], _ p: Double) -> Double? {
     guard !values.isEmpty else { return nil }

@@ -23,6 +23,7 @@ struct Benchmark {
         /// Waiting chains pre-loaded on a queue no worker serves, for claim latency at depth (0: skip).
         var preload: Int = 0
         var claimSamples: Int = 500
+        var preloadThroughStore = false
         /// pgbench's transactions/s on the same server, when the caller measured it (scripts/bench.sh does).
         var pgbenchTPS: Double?
     }
@@ -268,8 +269,9 @@ struct Benchmark {
     }
 
     /// Claim latency (one claim of 2 jobs at a time, timed at the caller) with 1,000 and with `--preload` chains waiting.
-    /// Each measurement starts with `depth + 2 × samples` waiting, so the depth never drops below `depth`. The chains
-    /// go in through the store's own enqueue, in transactions of 5,000, two at a time.
+    /// Each measurement starts with `depth + 2 × samples` waiting, so the depth never drops below `depth`. The first
+    /// 1,000 + 2 × samples go in through the store's own enqueue (5,000 per transaction, two at a time); the rest are
+    /// copies of one of them (`BenchLoader`), or also through the store with `--preload-through-store`.
     private func measureDeepQueue(_ workflow: WorkflowDefinition, progress: (String) -> Void) async throws -> DeepQueue {
         let perClaim = 2
         let extra = settings.claimSamples * perClaim
@@ -277,8 +279,16 @@ struct Benchmark {
         progress("deep queue: \(shallowDepth + extra) chains, \(settings.claimSamples) claims")
         var loadSeconds = try await preload(workflow, count: shallowDepth + extra)
         let shallow = try await claims(queue: workflow.queue, perClaim: perClaim)
-        progress("deep queue: \(settings.preload + extra - shallowDepth) more chains (to \(settings.preload + extra) waiting), \(settings.claimSamples) claims")
-        loadSeconds += try await preload(workflow, count: settings.preload + extra - shallowDepth)
+        let more = settings.preload + extra - shallowDepth
+        progress("deep queue: \(more) more chains (to \(settings.preload + extra) waiting), \(settings.claimSamples) claims")
+        if settings.preloadThroughStore {
+            loadSeconds += try await preload(workflow, count: more)
+        } else {
+            let start = ContinuousClock.now
+            let template = try await context.queue.enqueue(EnqueueRequest(workflow: workflow)).runID
+            try await BenchLoader.copies(of: template, count: more - 1, pool: context.pool)
+            loadSeconds += (ContinuousClock.now - start).seconds
+        }
         let deep = try await claims(queue: workflow.queue, perClaim: perClaim)
         return DeepQueue(shallowDepth: shallowDepth, shallow: shallow, deepDepth: settings.preload, deep: deep,
                          preloadPerSecond: Double(settings.preload + 2 * extra) / loadSeconds)
