@@ -194,7 +194,7 @@ struct Benchmark {
         let wal = try probe.wal(from: before, to: after)
         let serverCPU = both(before.serverCPUTicks, after.serverCPUTicks).map { Double($0.1 - $0.0) / ProcFS.ticksPerSecond * 1000 }
         let workerCPU = workerCPUAfter - workerCPUBefore
-        if !settings.processes { notes.append("in-process: worker CPU and memory are the whole bench process's") }
+        if !settings.processes { notes.append("in-process: worker CPU is the whole bench process's; worker memory is measured only with worker processes") }
         let stepsPerSecond = loadSteps / span
         var stepsDone = settings.chains * settings.steps
 
