@@ -72,6 +72,10 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], resources: [
+            // The operator console (docs/console.md): plain files, compiled into the binary as byte arrays.
+            .embedInCode("Console/index.html"), .embedInCode("Console/app.js"), .embedInCode("Console/app.css"),
+            .embedInCode("Console/icon.svg"),
         ]),
 
         // Composition root: configuration, embedded PostgreSQL, benchmark, CLI commands.
