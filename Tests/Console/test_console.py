@@ -166,6 +166,7 @@ class ConsoleTests(unittest.TestCase):
     def shot(self, name):
         if SCREENSHOTS:
             pathlib.Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+            self.driver.execute_script("window.scrollTo(0, 0)")
             self.driver.save_screenshot(os.path.join(SCREENSHOTS, f"console-{name}.png"))
 
     def header_status(self, status):
@@ -239,6 +240,7 @@ class ConsoleTests(unittest.TestCase):
         self.css('[data-step="wait"] .badge.status-running')
         run_id = self.driver.current_url.rsplit("/", 1)[-1]
         self.assertEqual(api("GET", f"/api/v1/runs/{run_id}")[1]["status"], "running")
+        self.shot("run-live")
         self.visible("#cancel-run").click()
         self.text_in("#dialog-body", "stops it at its next heartbeat")
         self.confirm_dialog()
