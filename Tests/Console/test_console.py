@@ -380,10 +380,25 @@ class ConsoleTests(unittest.TestCase):
         self.text_in("[data-worker]", "Fix:")  # codex, spec kit or github cannot be proved on a test machine
         self.css("[data-worker] .chip.bad")
         self.shot("workers")
-        self.go("#/activity")
-        self.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "svg.chart")) == 3)
-        self.css("svg.chart rect.bar.status-succeeded")
-        self.shot("activity")
+        slow = create_run("console-slow", {"sleepMs": 1800000})
+        try:
+            self.go("#/activity")
+            # The console samples /api/v1/stats every 5 s: runs finished after one sample show in the next one's rate.
+            self.wait(lambda d: d.execute_script("return sampler.samples.length") >= 1)
+            for _ in range(12):
+                create_run("console", {"fail": {"times": 0}})
+            self.wait(lambda d: d.execute_script(
+                "const s = sampler.samples; return s.length >= 2 && s[s.length - 1].finished > s[s.length - 2].finished"))
+            self.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "svg.chart")) == 3)
+            self.css("svg.chart rect.bar.status-succeeded")
+            self.css("svg.chart path.line.series-0")
+            # The outcomes chart refreshes every 15 s: wait until it counts the twelve runs (and the first one).
+            self.wait(lambda d: d.execute_script(
+                "const li = [...document.querySelectorAll('.chart-card.wide .legend li')].find(l => l.textContent.startsWith('succeeded:'));"
+                "return li && parseInt(li.textContent.split(':')[1], 10) >= 13"))
+            self.shot("activity")
+        finally:
+            api("POST", f"/api/v1/runs/{slow}/cancel", TOKENS["operator"])
         self.go("#/runs")
         self.css("table.runs")
         self.css('.count-chip[data-status="succeeded"] .count')

@@ -108,6 +108,17 @@ function errorBox(error, what) {
   return stateBox('error', `Could not ${what}.`, detail, ' ', el('button', { type: 'button', class: 'button quiet', onclick: () => render() }, 'Try again'));
 }
 
+/**
+ * Replaces `holder`'s content with `build()` only when `data` differs from what it shows, so a refresh that found
+ * nothing new never takes the keyboard focus (or a button about to be clicked) away.
+ */
+function showIfChanged(holder, data, build) {
+  const key = JSON.stringify(data);
+  if (holder.dataset.shown === key) return;
+  holder.dataset.shown = key;
+  replace(holder, build());
+}
+
 function canOperate() { return Boolean(session.me && session.me.canOperate); }
 
 /** A button that changes something: only ever built for operators (the server checks roles anyway). */
@@ -411,7 +422,7 @@ async function renderRuns(main, params, signal) {
         'data-status': status || 'all' }, status ? badge(status) : el('span', { class: 'badge' }, 'all'), el('span', { class: 'count' }, n.toLocaleString()),
         el('span', { class: 'visually-hidden' }, ` ${label} runs`));
     };
-    replace(counts, chip('', 'all', total), RUN_STATUSES.map((s) => chip(s, s, stats.runs[s] || 0)));
+    showIfChanged(counts, stats.runs, () => [chip('', 'all', total), RUN_STATUSES.map((s) => chip(s, s, stats.runs[s] || 0))]);
   };
 
   const load = async () => {
@@ -424,12 +435,13 @@ async function renderRuns(main, params, signal) {
     tableHolder.setAttribute('aria-busy', 'false');
     const filtered = Object.values(filters).some(Boolean);
     if (!page.items.length) {
+      tableHolder.dataset.shown = '';
       replace(tableHolder, filtered || cursors.length
         ? stateBox('empty', 'No runs match these filters.', 'Change or clear the filters above.')
         : stateBox('empty', 'No runs yet.', 'Start one with ', el('code', {}, 'baton runs create demo --repository acme/app --feature-key 001-albums'),
           canOperate() ? ' or with “New run” above.' : ' (an operator token can also start one here).'));
     } else {
-      replace(tableHolder, runsTable(page.items));
+      showIfChanged(tableHolder, page.items.map((r) => [r.id, r.status, r.currentStep, r.featureKey, r.finishedAt]), () => runsTable(page.items));
     }
     const pagesFor = (list) => {
       const next = new URLSearchParams();
@@ -782,14 +794,15 @@ async function renderDeadLetters(main, params, signal) {
     for (const [key, value] of Object.entries(filters)) if (value) query.set(key, value);
     query.set('limit', '100');
     const [page, stats] = await Promise.all([api(`/api/v1/dead-letters?${query}`, { signal }), api('/api/v1/stats', { signal })]);
-    replace(counts, TRIAGE_STATUSES.map((s) => el('a', { class: `count-chip${filters.triageStatus === s ? ' active' : ''}`,
+    showIfChanged(counts, stats.deadLetters, () => TRIAGE_STATUSES.map((s) => el('a', { class: `count-chip${filters.triageStatus === s ? ' active' : ''}`,
       href: `#/dead-letters?triageStatus=${s}` }, badge(s), el('span', { class: 'count' }, String(stats.deadLetters[s] || 0)))));
     if (!page.items.length) {
+      table.dataset.shown = '';
       replace(table, Object.values(filters).some(Boolean) ? stateBox('empty', 'No dead letters match these filters.', 'Change or clear the filters.')
         : stateBox('empty', 'No dead letters.', 'Steps that exhaust their retries or keep crashing their worker land here for triage.'));
       return;
     }
-    replace(table, el('div', { class: 'table-wrap' }, el('table', { class: 'data dead-letters' },
+    showIfChanged(table, page.items, () => el('div', { class: 'table-wrap' }, el('table', { class: 'data dead-letters' },
       el('caption', { class: 'visually-hidden' }, 'Dead letters, oldest first'),
       el('thead', {}, el('tr', {}, ['#', 'Run', 'Step', 'Reason', 'Error', 'Triage', canOperate() ? 'Actions' : null].filter(Boolean).map((h) => el('th', { scope: 'col' }, h)))),
       el('tbody', {}, page.items.map((d) => el('tr', { 'data-dead-letter': d.id },
