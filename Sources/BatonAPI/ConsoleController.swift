@@ -2,7 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// The operator console: a static page, one script, one stylesheet and an icon, compiled into the binary
+/// The operator console: a static page, its scripts, one stylesheet and an icon, compiled into the binary
 /// (SwiftPM `.embedInCode` resources) and served at `/` and `/console/…`. It talks to the API with the bearer
 /// token the user signs in with, like any other client; see docs/console.md.
 ///
@@ -15,7 +15,12 @@ struct ConsoleController: Sendable {
 
     static let assets: [String: Asset] = [
         "/": Asset(bytes: PackageResources.index_html, contentType: "text/html; charset=utf-8"),
+        "/console/dom.js": Asset(bytes: PackageResources.dom_js, contentType: "text/javascript; charset=utf-8"),
         "/console/app.js": Asset(bytes: PackageResources.app_js, contentType: "text/javascript; charset=utf-8"),
+        "/console/runs.js": Asset(bytes: PackageResources.runs_js, contentType: "text/javascript; charset=utf-8"),
+        "/console/dead-letters.js": Asset(bytes: PackageResources.dead_letters_js, contentType: "text/javascript; charset=utf-8"),
+        "/console/workers.js": Asset(bytes: PackageResources.workers_js, contentType: "text/javascript; charset=utf-8"),
+        "/console/charts.js": Asset(bytes: PackageResources.charts_js, contentType: "text/javascript; charset=utf-8"),
         "/console/app.css": Asset(bytes: PackageResources.app_css, contentType: "text/css; charset=utf-8"),
         "/console/icon.svg": Asset(bytes: PackageResources.icon_svg, contentType: "image/svg+xml"),
     ]

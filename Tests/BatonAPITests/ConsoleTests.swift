@@ -6,12 +6,18 @@ import Testing
 extension APITests {
 @Suite("the console's files, headers and read routes")
 struct ConsoleTests {
+    /// The console's scripts: every `.js` file in the folder, each of which the page must load and the server serve.
+    static var scripts: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: consoleFolder.path)) ?? []).filter { $0.hasSuffix(".js") }.sorted()
+    }
+
     static let consoleFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources/BatonAPI/Console").standardizedFileURL
 
     @Test func theConsoleIsServedFromTheBinaryWithAPolicyThatForbidsInlineScriptAndOtherOrigins() async throws {
         try await APITestServer.with(startWorker: false) { api in
-            for (path, type, file) in [("/", "text/html", "index.html"), ("/console/app.js", "text/javascript", "app.js"),
-                                       ("/console/app.css", "text/css", "app.css"), ("/console/icon.svg", "image/svg+xml", "icon.svg")] {
+            let scripts = Self.scripts.map { ("/console/\($0)", "text/javascript", $0) }
+            for (path, type, file) in [("/", "text/html", "index.html"), ("/console/app.css", "text/css", "app.css"),
+                                       ("/console/icon.svg", "image/svg+xml", "icon.svg")] + scripts {
                 let reply = try await api.request("GET", path, role: nil)
                 #expect(reply.status == 200, "\(path)")
                 #expect(reply.header("content-type")?.hasPrefix(type) == true, "\(path): \(reply.header("content-type") ?? "-")")
@@ -40,13 +46,19 @@ struct ConsoleTests {
 
     /// The console builds every element from text; a change that reaches for HTML parsing breaks this on purpose.
     @Test func theScriptNeverParsesDataAsHTML() throws {
-        let script = try String(contentsOf: Self.consoleFolder.appendingPathComponent("app.js"), encoding: .utf8)
-        let code = script.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("//") }.joined(separator: "\n")
-        for forbidden in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "localStorage.setItem", "document.cookie"] {
-            #expect(!code.contains(forbidden), "app.js uses \(forbidden)")
-        }
-        #expect(code.contains("sessionStorage.setItem"))
         let page = try String(contentsOf: Self.consoleFolder.appendingPathComponent("index.html"), encoding: .utf8)
+        #expect(Self.scripts.count >= 6)
+        var all = ""
+        for file in Self.scripts {
+            let script = try String(contentsOf: Self.consoleFolder.appendingPathComponent(file), encoding: .utf8)
+            let code = script.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("//") }.joined(separator: "\n")
+            for forbidden in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "localStorage.setItem", "document.cookie"] {
+                #expect(!code.contains(forbidden), "\(file) uses \(forbidden)")
+            }
+            #expect(page.contains("<script src=\"/console/\(file)\" defer></script>"), "index.html does not load \(file)")
+            all += code
+        }
+        #expect(all.contains("sessionStorage.setItem"))
         #expect(!page.contains("<script>") && !page.contains("style=") && page.range(of: #"\son[a-z]+\s*="#, options: .regularExpression) == nil,
                 "index.html has inline script, style or handlers")
         #expect(!page.contains("http://") && !page.contains("https://"), "index.html loads something from another origin")
