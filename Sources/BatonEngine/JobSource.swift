@@ -33,9 +33,19 @@ public typealias BlockingHeartbeat = @Sendable (_ workerID: String, _ jobs: [(id
 
 extension JobSource {
     public func makeBlockingHeartbeat() -> BlockingHeartbeat? { nil }
+
+    /// A claim that decides with `gate` whether each step may start (check, then run); sources that cannot (a
+    /// remote one: the server decides with its own gate) claim as usual.
+    public func claim(queue: String, workerID: String, capabilities: [String], limit: Int, lease: Duration, gate: ClaimGate) async throws -> [ClaimedJob] {
+        try await claim(queue: queue, workerID: workerID, capabilities: capabilities, limit: limit, lease: lease)
+    }
 }
 
 extension QueueStore: JobSource {
+    public func claim(queue: String, workerID: String, capabilities: [String], limit: Int, lease: Duration, gate: ClaimGate) async throws -> [ClaimedJob] {
+        try await claim(queue: queue, workerID: workerID, capabilities: capabilities, limit: limit, lease: lease, policy: WorkerPolicy(), gate: gate)
+    }
+
     /// Heartbeats on a connection of the worker's own (`HeartbeatConnection`).
     public func makeBlockingHeartbeat() -> BlockingHeartbeat? {
         let connection = heartbeatConnection()

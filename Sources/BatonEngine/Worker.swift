@@ -159,7 +159,8 @@ public final class Worker: Service, Sendable {
             if capacity > 0 {
                 do {
                     let jobs = try await queue.claim(queue: configuration.queue, workerID: configuration.id,
-                                                     capabilities: advertised.value, limit: capacity, lease: configuration.lease)
+                                                     capabilities: advertised.value, limit: capacity, lease: configuration.lease,
+                                                     gate: legitimacy.gate)
                     pause = .milliseconds(100)
                     for job in held.add(jobs) { start(job) }
                     claimedFull = jobs.count == capacity
@@ -238,6 +239,7 @@ public final class Worker: Service, Sendable {
         case (nil, .success(let output)):
             outcome.output = output.json
             outcome.runOutcome = output.finishRun
+            if !output.annotations.isEmpty { outcome.annotations = output.annotations }
             // Only while the queue is drained: under load, claims in batches beside the completer move more work.
             if configuration.eagerHandoff && queueDrained.isSet && !stopping.isSet {
                 outcome.eagerLease = configuration.lease
