@@ -108,7 +108,7 @@ public final class RunQueries: Sendable {
                   AND (\(filter.workflow)::text IS NULL OR r.workflow = \(filter.workflow))
                   AND (\(filter.repository)::text IS NULL OR r.repository = \(filter.repository))
                   AND (\(filter.featureKey)::text IS NULL OR r.feature_key = \(filter.featureKey))
-                  AND (\(filter.text)::text IS NULL OR strpos(lower(concat_ws(' ', r.id::text, r.repository, r.feature_key, r.branch, r.error_code,
+                  AND (\(filter.text)::text IS NULL OR strpos(lower(concat_ws(' ', r.id::text, r.repository, r.feature_key, r.annotations->>'branch', r.error_code,
                        r.error_message)), lower(\(filter.text))) > 0)
                   AND (\(filter.after)::uuid IS NULL OR (r.created_at, r.id) < (SELECT c.created_at, c.id FROM baton.runs c WHERE c.id = \(filter.after)))
                 ORDER BY r.created_at DESC, r.id DESC
