@@ -61,6 +61,7 @@ public final class APIServer: Service, Sendable {
             workers: WorkerStore(pool: pool), stats: StatsStore(pool: pool), events: watcher, metrics: APIMetrics(), artifactsRoot: configuration.artifactsRoot.standardizedFileURL,
             maxArtifactBytes: configuration.maxArtifactBytes)
         let router = Router(context: APIContext.self)
+        router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: MetricsMiddleware(metrics: services.metrics))
         router.add(middleware: ErrorMiddleware(logger: logger))
         let table = RouteTable(router: router, authenticator: Authenticator(tokens: services.tokens))
@@ -72,6 +73,8 @@ public final class APIServer: Service, Sendable {
         DeadLettersController(services: services).register(in: table)
         TokensController(services: services).register(in: table)
         WorkerController(services: services).register(in: table)
+        StatsController(services: services).register(in: table)
+        ConsoleController().register(on: router)
         routes = table.routes
         let port = self.port
         application = Application(
