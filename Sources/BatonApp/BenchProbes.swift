@@ -195,7 +195,7 @@ final class BenchProbe: @unchecked Sendable {
 
 /// Pre-loads waiting chains fast for `--preload`: copies of one template run that the store enqueued (its run row,
 /// its first attempt and its job, column by column; not its `run_queued` event), `batch` runs per statement (small enough to stay under the pool's 10 s stall warning on a busy machine).
-/// Several times faster than enqueueing a million runs one by one through `baton.enqueue_runs`; the claim reads the
+/// Several times faster than enqueueing a million runs through the store; the claim reads the
 /// same rows either way. The planner statistics of the three tables are refreshed afterwards, as autovacuum would.
 enum BenchLoader {
     static func copies(of template: UUID, count: Int, batch: Int = 10_000, pool: ConnectionPool) async throws {
@@ -210,6 +210,7 @@ enum BenchLoader {
                         SELECT f.id, r.workflow_id, r.workflow, r.workflow_version, r.queue, r.repository, r.feature_key, r.status,
                                r.current_step, r.initiator, r.priority, r.input
                         FROM fresh f CROSS JOIN baton.runs r WHERE r.id = \(template)
+                        RETURNING id, seq
                     ), attempt_rows AS (
                         INSERT INTO baton.step_attempts (run_id, step, step_index, attempt, status, input, input_sha256)
                         SELECT f.id, a.step, a.step_index, a.attempt, a.status, a.input, a.input_sha256
@@ -217,10 +218,10 @@ enum BenchLoader {
                         RETURNING id, run_id
                     )
                     INSERT INTO baton.jobs (queue, run_id, workflow_id, attempt_id, step, step_index, handler, attempt, priority, run_at,
-                                            timeout_ms, required_capabilities)
+                                            timeout_ms, required_capabilities, run_seq)
                     SELECT j.queue, a.run_id, j.workflow_id, a.id, j.step, j.step_index, j.handler, j.attempt, j.priority, now(),
-                           j.timeout_ms, j.required_capabilities
-                    FROM attempt_rows a CROSS JOIN baton.jobs j WHERE j.run_id = \(template)
+                           j.timeout_ms, j.required_capabilities, n.seq
+                    FROM attempt_rows a JOIN run_rows n ON n.id = a.run_id CROSS JOIN baton.jobs j WHERE j.run_id = \(template)
                     """)
             }
         }
