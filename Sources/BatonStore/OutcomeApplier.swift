@@ -11,18 +11,42 @@ import PQ
 struct OutcomeApplier {
     let store: QueueStore
     let connection: Connection
+    /// True when the applier owns the transaction: `BEGIN` goes in one pipeline with `fence_jobs`, `COMMIT` with
+    /// `apply_outcomes` (two round trips). False inside a transaction the caller holds (the rescuer's).
+    var pipelined = false
 
     /// Crash-attribution state to store on a retried step's next job (the rescuer's), by job id.
     var charged: [Int64: (crashes: Int, singledOut: Bool)] = [:]
 
     func apply(_ outcomes: [JobOutcome]) throws -> [Int64: CompletionResult] {
         guard !outcomes.isEmpty else { return [:] }
-        let fenced = try connection.query(Statements.queue("fence_jobs", IntegerArray(values: outcomes.map(\.jobID)),
-                                                           IntegerArray(values: outcomes.map(\.epoch)), outcomes.map(\.owner)))
+        guard pipelined else { return try applyInTransaction(outcomes) }
+        do {
+            return try applyInTransaction(outcomes)
+        } catch {
+            if connection.isHealthy { _ = try? connection.execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    private func run(first statement: SQL) throws -> Rows {
+        pipelined ? try connection.pipeline(["BEGIN", statement])[1] : try connection.query(statement)
+    }
+
+    private func run(last statement: SQL) throws -> Rows {
+        pipelined ? try connection.pipeline([statement, "COMMIT"])[0] : try connection.query(statement)
+    }
+
+    private func applyInTransaction(_ outcomes: [JobOutcome]) throws -> [Int64: CompletionResult] {
+        let fenced = try run(first: Statements.queue("fence_jobs", IntegerArray(values: outcomes.map(\.jobID)),
+                                                     IntegerArray(values: outcomes.map(\.epoch)), outcomes.map(\.owner)))
             .map(FencedJob.init(row:))
         var results: [Int64: CompletionResult] = [:]
         for outcome in outcomes where results[outcome.jobID] == nil { results[outcome.jobID] = CompletionResult(accepted: false) }
-        guard !fenced.isEmpty else { return results }
+        guard !fenced.isEmpty else {
+            if pipelined { try connection.execute("COMMIT") }
+            return results
+        }
 
         var byJob: [Int64: JobOutcome] = [:]
         for outcome in outcomes where byJob[outcome.jobID] == nil { byJob[outcome.jobID] = outcome }
@@ -34,7 +58,7 @@ struct OutcomeApplier {
             writes.add(plan, job: job, outcome: outcome, charged: charged[job.id])
             results[job.id] = CompletionResult(accepted: true)
         }
-        let inserted = try connection.query(Statements.queue(
+        let inserted = try run(last: Statements.queue(
             "apply_outcomes", JSONText(text: try QueueStore.json(writes.attempts)), JSONText(text: try QueueStore.json(writes.skipped)),
             JSONText(text: try QueueStore.json(writes.runs)), JSONText(text: try QueueStore.json(writes.events)),
             JSONText(text: try QueueStore.json(writes.deadLetters)), JSONText(text: try QueueStore.json(writes.steps))))

@@ -150,8 +150,9 @@ public final class QueueStore: Sendable {
     @discardableResult
     public func complete(_ outcomes: [JobOutcome]) async throws -> [Int64: CompletionResult] {
         guard !outcomes.isEmpty else { return [:] }
-        return try await pool.retryingTransaction { connection in
-            try OutcomeApplier(store: self, connection: connection).apply(outcomes)
+        // The applier sends BEGIN with its first statement and COMMIT with its last (two round trips in all).
+        return try await pool.retryingConnection { connection in
+            try OutcomeApplier(store: self, connection: connection, pipelined: true).apply(outcomes)
         }
     }
 

@@ -65,6 +65,67 @@ public final class Connection {
         return try check(result, function: "PQexecPrepared")
     }
 
+    /// Sends `statements` together and then reads their results (libpq's pipeline mode): one round trip for all of
+    /// them instead of one each. A statement that fails aborts the ones after it (they are not run); the first
+    /// error is thrown. Used for `BEGIN` + a first statement, and a last statement + `COMMIT`.
+    @discardableResult
+    public func pipeline(_ statements: [SQL]) throws -> [Rows] {
+        guard let handle else { throw PQError(code: .connectionLost, function: "pipeline", message: "connection is closed") }
+        commandsSinceCheckout += statements.count
+        var names: [String] = []
+        for sql in statements {
+            if let existing = prepared[sql.text] { names.append(existing); continue }
+            let name = "baton_\(prepared.count + 1)"
+            onCommand?(sql.text)
+            defer { onCommand?(nil) }
+            try check(PQprepare(handle, name, sql.text, Int32(sql.parameters.count), nil), function: "PQprepare")
+            prepared[sql.text] = name
+            names.append(name)
+        }
+        onCommand?(statements.map(\.text).joined(separator: "; "))
+        defer { onCommand?(nil) }
+        guard PQenterPipelineMode(handle) == 1 else {
+            throw PQError(code: isHealthy ? .server : .connectionLost, function: "PQenterPipelineMode", message: String(cString: PQerrorMessage(handle)))
+        }
+        defer { PQexitPipelineMode(handle) }
+        for (sql, name) in zip(statements, names) {
+            let sent = withParameterPointers(sql.parameters) { values in
+                PQsendQueryPrepared(handle, name, Int32(values.count), values, nil, nil, 0)
+            }
+            guard sent == 1 else {
+                throw PQError(code: isHealthy ? .server : .connectionLost, function: "PQsendQueryPrepared", message: String(cString: PQerrorMessage(handle)))
+            }
+        }
+        guard PQpipelineSync(handle) == 1 else {
+            throw PQError(code: isHealthy ? .server : .connectionLost, function: "PQpipelineSync", message: String(cString: PQerrorMessage(handle)))
+        }
+        var results: [Rows] = []
+        var firstError: Error?
+        for _ in statements {
+            var rows: Rows?
+            // Each statement's results end with a NULL.
+            while let result = PQgetResult(handle) {
+                if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
+                    PQclear(result)
+                    continue
+                }
+                do { rows = try check(result, function: "PQsendQueryPrepared") } catch { firstError = firstError ?? error }
+            }
+            results.append(rows ?? Rows.empty)
+        }
+        // Then the sync's own result.
+        while let result = PQgetResult(handle) {
+            let status = PQresultStatus(result)
+            PQclear(result)
+            if status == PGRES_PIPELINE_SYNC { break }
+        }
+        if let firstError { throw firstError }
+        guard results.count == statements.count, isHealthy else {
+            throw PQError(code: .connectionLost, function: "pipeline", message: String(cString: PQerrorMessage(handle)))
+        }
+        return results
+    }
+
     /// Runs one or more statements without parameters (migrations, `LISTEN`, `SET`).
     @discardableResult
     public func execute(_ script: String) throws -> Rows {

@@ -8,6 +8,15 @@ public struct Rows: Sendable, Sequence {
     /// Rows changed by an INSERT/UPDATE/DELETE (`PQcmdTuples`).
     public let affected: Int
 
+    /// No rows (a statement a failed pipeline skipped).
+    static let empty = Rows(columns: [], values: [], affected: 0)
+
+    private init(columns: [String], values: [[String?]], affected: Int) {
+        self.columns = columns
+        self.values = values
+        self.affected = affected
+    }
+
     init(result: OpaquePointer) {
         let columnCount = Int(PQnfields(result))
         let rowCount = Int(PQntuples(result))
