@@ -30,6 +30,8 @@ struct JSONLogHandler: LogHandler {
         if let provided = metadataProvider?.get() { fields.merge(provided) { _, new in new } }
         if let extra = event.metadata { fields.merge(extra) { _, new in new } }
         if let error = event.error { fields["baton.error.message"] = "\(error)" }
+        // A bare `error` key (the engine's older log calls) is written under the dotted name, so a shipper sees one key.
+        if let bare = fields.removeValue(forKey: "error"), fields["baton.error.message"] == nil { fields["baton.error.message"] = bare }
         let line = Self.line(timestamp: Date(), level: event.level, label: label, message: event.message.description, metadata: fields)
         Self.output.withLock { _ in FileHandle.standardError.write(Data((line + "\n").utf8)) }
     }

@@ -110,7 +110,7 @@ struct PreflightCommand: AsyncParsableCommand {
         let offered = Capabilities.parse(capabilities ?? env["BATON_CAPABILITIES"])
         let url = try global.resolvedDatabaseURL
             ?? EmbeddedPostgres(directory: DataFolders.resolve().postgres).start()
-        let report = await try WorkerPreflight.make(spec: SpecSettings.fromEnvironment(), databaseURL: url, offered: offered, options: preflight).refresh()
+        let report = try await WorkerPreflight.make(spec: SpecSettings.fromEnvironment(), databaseURL: url, offered: offered, options: preflight).refresh()
         print(json ? try WorkerPreflight.json(report) : WorkerPreflight.table(report))
         if !report.failed.isEmpty { throw ExitCode(ExitCodes.notSucceeded) }
     }

@@ -39,7 +39,8 @@ struct ServeCommand: AsyncParsableCommand {
         try await announce(api, context: context)
         // Remote workers cannot rescue (no database access): the server returns their expired leases to the queue.
         let rescue = RescueService(source: context.queue, queues: Array(Set(context.workflows.values.map(\.queue))).sorted(), logger: context.logger)
-        let group = ServiceGroup(configuration: .init(services: [.init(service: api), .init(service: rescue)],
+        let folder = CounterFolder(stats: StatsStore(pool: context.pool), logger: context.logger)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: api), .init(service: rescue), .init(service: folder)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: context.logger))
         try await group.run()
     }
@@ -99,7 +100,8 @@ struct UpCommand: AsyncParsableCommand {
                             logger: context.logger)
         try await announce(api, context: context)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: api)] + workers.map { .init(service: $0) },
+            services: [.init(service: api), .init(service: CounterFolder(stats: StatsStore(pool: context.pool), logger: context.logger))]
+                + workers.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint], logger: context.logger))
         try await group.run()
     }

@@ -29,6 +29,7 @@ enum SettingsCatalog {
         Setting("worker.id", env: "BATON_WORKER_ID", flag: "--id"),
         Setting("worker.eager_handoff", env: "BATON_EAGER_HANDOFF", flag: "--[no-]eager-handoff", default: "true"),
         Setting("worker.require_preflight", env: "BATON_REQUIRE_PREFLIGHT", flag: "--require-preflight", default: "false"),
+        Setting("worker.metrics_address", env: "BATON_METRICS_ADDRESS", flag: "--metrics-address"),
         Setting("worker.server", env: "BATON_SERVER", flag: "--server"),
         Setting("worker.token", env: "BATON_WORKER_TOKEN", secrecy: .secret),
         Setting("preflight.timeout", env: "BATON_PREFLIGHT_TIMEOUT", flag: "--preflight-timeout", default: "10"),

@@ -20,6 +20,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Crashes before a step is quarantined as crash_loop (env BATON_MAX_CRASHES; default 3).") var maxCrashes: Int?
     @Option(help: "Shutdown grace period in seconds (env BATON_GRACE; default 30).") var grace: Double?
     @Option(help: "Worker id (env BATON_WORKER_ID; default host-pid-random).") var id: String?
+    @Option(help: "Serve this worker's own metrics at http://ADDRESS/metrics, host:port (env BATON_METRICS_ADDRESS; default off).")
+    var metricsAddress: String?
     @Option(help: "Work through this Baton server's remote-worker protocol instead of the database (env BATON_SERVER); the worker token comes from BATON_WORKER_TOKEN.") var server: String?
     @Flag(inversion: .prefixedNo, help: "Run step N+1 of a chain here, leased in step N's commit, when this worker can (env BATON_EAGER_HANDOFF; default on).")
     var eagerHandoff: Bool?
@@ -58,11 +60,13 @@ struct WorkerCommand: AsyncParsableCommand {
             }
             global.logger().warning("preflight: some checks failed; this worker advertises only what passed\n\(table)")
         }
-        if let remote {
-            try await RemoteWorkerRunner.run(server: remote, configuration: configuration, legitimacy: WorkerPreflight.legitimacy(checks),
-                                             logger: global.logger())
-        } else if let context {
-            try await WorkerRunner.run(context: context, configurations: [configuration], legitimacy: WorkerPreflight.legitimacy(checks))
+        try await WorkerMetricsListener.serving(metricsAddress ?? env.setting("BATON_METRICS_ADDRESS"), logger: global.logger()) {
+            if let remote {
+                try await RemoteWorkerRunner.run(server: remote, configuration: configuration, legitimacy: WorkerPreflight.legitimacy(checks),
+                                                 logger: global.logger())
+            } else if let context {
+                try await WorkerRunner.run(context: context, configurations: [configuration], legitimacy: WorkerPreflight.legitimacy(checks))
+            }
         }
     }
 }

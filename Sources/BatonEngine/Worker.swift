@@ -1,5 +1,6 @@
 import BatonCore
 import BatonStore
+import BatonTelemetry
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -42,7 +43,7 @@ public final class Worker: Service, Sendable {
         self.legitimacy = legitimacy
         advertised = Locked(legitimacy.preflight == nil ? configuration.capabilities : [])
         var logger = logger
-        logger[metadataKey: "baton.worker.id"] = "\(configuration.id)"
+        logger[metadataKey: "baton.worker"] = "\(configuration.id)"
         self.logger = logger
         let held = HeldJobs(concurrency: configuration.concurrency, maxHeld: configuration.maxHeld)
         self.held = held
@@ -158,8 +159,10 @@ public final class Worker: Service, Sendable {
             var claimedFull = false
             if capacity > 0 {
                 do {
+                    let claimStarted = ContinuousClock.now
                     let jobs = try await queue.claim(queue: configuration.queue, workerID: configuration.id,
                                                      capabilities: advertised.value, limit: capacity, lease: configuration.lease)
+                    EngineMetrics.claimed(queue: configuration.queue, jobs: jobs.count, since: claimStarted)
                     pause = .milliseconds(100)
                     for job in held.add(jobs) { start(job) }
                     claimedFull = jobs.count == capacity
@@ -197,6 +200,7 @@ public final class Worker: Service, Sendable {
         if let denial = await legitimacy.check(job) {
             result = .failure(denial)
         } else if let handler = handlers[job.handler] {
+            let handlerStarted = EngineMetrics.handlerStarted(queue: configuration.queue)
             let task = Task { try await handler.run(context) }
             held.attach(job.id, task: task)
             let timer = Task { [held] in
@@ -204,6 +208,7 @@ public final class Worker: Service, Sendable {
                 held.cancel(job.id, reason: .timeout)
             }
             result = await task.result
+            EngineMetrics.handlerFinished(queue: configuration.queue, step: job.step, result: result, since: handlerStarted)
             timer.cancel()
         } else {
             result = .failure(StepError(code: "unknown_handler", message: "no handler named \"\(job.handler)\" is registered in worker \(configuration.id); register it or fix the workflow", retryable: false))
