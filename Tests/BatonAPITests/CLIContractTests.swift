@@ -73,47 +73,49 @@ struct CLIContractTests {
     }
 
     @Test func databaseCommandsExitWithTheirCodes() async throws {
+      try await Self.withFolders { emptyFolder in
         let database = ["DATABASE_URL": TestDatabase.url]
-        let migrate = try await runBaton(["migrate", "--workflows", Self.emptyFolder()], environment: database)
+        let migrate = try await runBaton(["migrate", "--workflows", emptyFolder()], environment: database)
         #expect(migrate.status == 0, "\(migrate.stderr)")
-        let status = try await runBaton(["migrate", "--status", "--json", "--workflows", Self.emptyFolder()], environment: database)
+        let status = try await runBaton(["migrate", "--status", "--json", "--workflows", emptyFolder()], environment: database)
         #expect(status.status == 0, "\(status.stderr)")
         let document = try #require(Self.json(status.stdout))
         #expect(document["current"] as? Bool == true && (document["pending"] as? [Int]) == [])
         // 5: revoking a token that does not exist
-        let revoke = try await runBaton(["tokens", "revoke", "no-such-token-\(UUID().uuidString.prefix(8))", "--workflows", Self.emptyFolder()],
+        let revoke = try await runBaton(["tokens", "revoke", "no-such-token-\(UUID().uuidString.prefix(8))", "--workflows", emptyFolder()],
                                         environment: database)
         #expect(revoke.status == 5 && revoke.stderr.contains("no live token"))
         // 70: an unexpected error (no database at this address), with the message on stderr
         let unreachable = try await runBaton(["migrate", "--status", "--database-url", "postgresql://127.0.0.1:1/none?connect_timeout=2",
-                                              "--workflows", Self.emptyFolder()])
+                                              "--workflows", emptyFolder()])
         #expect(unreachable.status == 70 && unreachable.stderr.contains("baton: PQconnectdb"))
         // 78: a workflow file that cannot be used is a configuration error, naming the file
-        let workflows = Self.emptyFolder()
+        let workflows = emptyFolder()
         try "name: broken\nstepz: []\n".write(toFile: workflows + "/broken.yaml", atomically: true, encoding: .utf8)
         let broken = try await runBaton(["migrate", "--status", "--workflows", workflows], environment: database)
         #expect(broken.status == 78 && broken.stderr.contains("broken.yaml"))
         // 3: worker --require-preflight with a check that fails (no such agent executable)
-        let worker = try await runBaton(["worker", "--require-preflight", "--capabilities", "codex", "--workflows", Self.emptyFolder(),
+        let worker = try await runBaton(["worker", "--require-preflight", "--capabilities", "codex", "--workflows", emptyFolder(),
                                          "--preflight-timeout", "20"],
                                         environment: database.merging(["BATON_CODEX_COMMAND": "/nonexistent/codex",
-                                                                       "BATON_DATA_DIR": Self.emptyFolder()]) { $1 })
+                                                                       "BATON_DATA_DIR": emptyFolder()]) { $1 })
         #expect(worker.status == 3, "\(worker.stderr)")
         #expect(worker.stderr.contains("codex_cli"))
         // 1: preflight found failed checks
-        let preflight = try await runBaton(["preflight", "--capabilities", "codex", "--json", "--workflows", Self.emptyFolder()],
+        let preflight = try await runBaton(["preflight", "--capabilities", "codex", "--json", "--workflows", emptyFolder()],
                                            environment: database.merging(["BATON_CODEX_COMMAND": "/nonexistent/codex",
-                                                                          "BATON_DATA_DIR": Self.emptyFolder()]) { $1 })
+                                                                          "BATON_DATA_DIR": emptyFolder()]) { $1 })
         #expect(preflight.status == 1)
         // 64: usage errors, e.g. a value that is not one of the allowed ones
-        #expect(try await runBaton(["tokens", "create", "x", "--role", "superuser", "--workflows", Self.emptyFolder()], environment: database).status == 64)
+        #expect(try await runBaton(["tokens", "create", "x", "--role", "superuser", "--workflows", emptyFolder()], environment: database).status == 64)
         #expect(try await runBaton(["completion", "tcsh"]).status == 64)
+      }
     }
 
     @Test func enqueueWaitPrintsOneJSONObjectAndExitsByOutcome() async throws {
-        try await withEngine { engine in
+        try await Self.withFolders { emptyFolder in try await withEngine { engine in
             engine.startWorker()
-            let folder = Self.emptyFolder()
+            let folder = emptyFolder()
             try """
                 name: cli_ok
                 queue: \(engine.queueName)
@@ -137,7 +139,7 @@ struct CLIContractTests {
             #expect(Self.json(failed.stdout)?["status"] as? String == "failed")
             let queued = try await runBaton(["enqueue", "cli_ok", "--json", "--workflows", folder], environment: environment)
             #expect(queued.status == 0 && Self.json(queued.stdout)?["runId"] is String)
-        }
+        } }
     }
 
     @Test func completionScriptsCoverCommandsAndFixedValues() async throws {
@@ -153,9 +155,16 @@ struct CLIContractTests {
         #expect(!help.stdout.contains("  events "), "the old `events` spelling is hidden from help")
     }
 
-    static func emptyFolder() -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("baton-cli-\(UUID().uuidString.prefix(8))").path
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
+    /// Runs `body` with a maker of new empty folders, all under one temporary root that is removed afterwards.
+    static func withFolders<T>(_ body: (_ newFolder: () -> String) async throws -> T) async throws -> T {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("baton-cli-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        return try await scoped(root, stop: { try? FileManager.default.removeItem(at: $0) }) { root in
+            try await body {
+                let path = root.appendingPathComponent(UUID().uuidString.prefix(8).lowercased()).path
+                try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                return path
+            }
+        }
     }
 }
