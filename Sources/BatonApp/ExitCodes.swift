@@ -34,7 +34,7 @@ enum ExitCodes {
     /// A configuration value or file cannot be used (`BATON_CONFIG`, a non-numeric `BATON_LEASE`, …; EX_CONFIG).
     static let configuration: Int32 = 78
 
-    /// The table for docs and `baton help exit-codes`-style checks: code and meaning.
+    /// Code and meaning, printed by `baton --help`.
     static let table: [(code: Int32, meaning: String)] = [
         (success, "success"),
         (notSucceeded, "the outcome reported is a failure (run not succeeded, preflight check failed, audit failed)"),
