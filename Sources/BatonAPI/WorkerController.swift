@@ -95,9 +95,12 @@ struct WorkerController: Sendable {
         let id = try Validate.int64(context, parameter: "id", what: "job")
         let body = try await RequestJSON.decode(WorkerProtocol.HeartbeatRequest.self, from: request)
         let owner = try WorkerValidate.owner(token, body.workerId)
-        let alive = try await services.queue.heartbeat(workerID: owner, jobs: [(id, body.leaseEpoch)], lease: try WorkerValidate.lease(body.leaseMs))
-        guard let cancel = alive[id] else { throw WorkerValidate.leaseLost(id) }
-        return JSONResponse.make(.ok, WorkerProtocol.HeartbeatResponse(cancelRequested: cancel))
+        let states = try await services.queue.heartbeat(workerID: owner, jobs: [(id, body.leaseEpoch)], lease: try WorkerValidate.lease(body.leaseMs))
+        switch states[id] ?? .lost {
+        case .lost: throw WorkerValidate.leaseLost(id)
+        case .held: return JSONResponse.make(.ok, WorkerProtocol.HeartbeatResponse(cancelRequested: false))
+        case .runCancelled: return JSONResponse.make(.ok, WorkerProtocol.HeartbeatResponse(cancelRequested: true))
+        }
     }
 
     @Sendable func complete(_ request: Request, _ context: APIContext, _ principal: TokenRecord?) async throws -> Response {

@@ -60,10 +60,14 @@ public struct StepOutput: Sendable, Equatable {
     public var json: String
     /// When set, the run ends now with this outcome and its remaining steps are skipped (e.g. `no_work`).
     public var finishRun: String?
+    /// Facts about the run for people following it (e.g. `branch`, `pullRequestURL`, `pullRequestNumber`): the engine
+    /// merges them into the run's annotations, which the API shows; it gives them no meaning of its own.
+    public var annotations: [String: String]
 
-    public init(json: String = "{}", finishRun: String? = nil) {
+    public init(json: String = "{}", finishRun: String? = nil, annotations: [String: String] = [:]) {
         self.json = json
         self.finishRun = finishRun
+        self.annotations = annotations
     }
 }
 

@@ -89,7 +89,7 @@ final class Completer: @unchecked Sendable {
                 pause = .milliseconds(50)
             } catch {
                 // Fenced outcomes are safe to send again: if the lost reply hid a commit, the retry is refused.
-                logger.error("committing outcomes failed; retrying", metadata: ["error": "\(error)", "baton.batch.size": "\(batch.count)"])
+                logger.error("committing outcomes failed; retrying", metadata: ["baton.error.message": "\(error)", "baton.batch.size": "\(batch.count)"])
                 lock.withLock { buffer.insert(contentsOf: batch, at: 0) }
                 try? await Task.sleep(for: pause)
                 pause = min(pause * 2, .seconds(5))

@@ -1,6 +1,6 @@
 import BatonCore
 import BatonStore
-import Foundation
+import Synchronization
 
 /// Why a running handler was cancelled; decides what outcome is recorded.
 enum CancelReason: Sendable {
@@ -13,7 +13,7 @@ enum CancelReason: Sendable {
 }
 
 /// The jobs a worker holds under lease: buffered (prefetched), running, or waiting for their outcome to commit.
-final class HeldJobs: @unchecked Sendable {
+final class HeldJobs: Sendable {
     private struct Entry {
         var job: ClaimedJob
         var task: Task<StepOutput, Error>?
@@ -21,10 +21,25 @@ final class HeldJobs: @unchecked Sendable {
         var running = false
     }
 
-    private let lock = NSLock()
-    private var entries: [Int64: Entry] = [:]
-    private var buffered: [Int64] = []
-    private var runningCount = 0
+    private struct State {
+        var entries: [Int64: Entry] = [:]
+        var buffered: [Int64] = []
+        var running = 0
+
+        mutating func takeStartable(concurrency: Int) -> [ClaimedJob] {
+            var start: [ClaimedJob] = []
+            while running < concurrency, !buffered.isEmpty {
+                let id = buffered.removeFirst()
+                guard entries[id] != nil else { continue }
+                entries[id]!.running = true
+                running += 1
+                start.append(entries[id]!.job)
+            }
+            return start
+        }
+    }
+
+    private let state = Mutex(State())
     private let concurrency: Int
     private let maxHeld: Int
 
@@ -33,85 +48,74 @@ final class HeldJobs: @unchecked Sendable {
         self.maxHeld = maxHeld
     }
 
-    var count: Int { lock.withLock { entries.count } }
-    var running: Int { lock.withLock { runningCount } }
-    var capacity: Int { lock.withLock { max(0, maxHeld - entries.count) } }
+    var count: Int { state.withLock { $0.entries.count } }
+    var running: Int { state.withLock { $0.running } }
+    var capacity: Int { state.withLock { max(0, maxHeld - $0.entries.count) } }
 
     /// Adds claimed jobs and returns those that may start now (the rest wait for a free slot).
     func add(_ jobs: [ClaimedJob]) -> [ClaimedJob] {
-        lock.withLock {
+        state.withLock { state in
             for job in jobs {
-                entries[job.id] = Entry(job: job)
-                buffered.append(job.id)
+                state.entries[job.id] = Entry(job: job)
+                state.buffered.append(job.id)
             }
-            return takeStartable()
+            return state.takeStartable(concurrency: concurrency)
         }
     }
 
     /// Marks a running handler finished; returns why it was cancelled (if it was) and the buffered jobs that may start.
     func finishRunning(_ id: Int64) -> (reason: CancelReason?, startable: [ClaimedJob]) {
-        lock.withLock {
-            entries[id]?.running = false
-            entries[id]?.task = nil
-            runningCount -= 1
-            return (entries[id]?.reason, takeStartable())
+        state.withLock { state in
+            state.entries[id]?.running = false
+            state.entries[id]?.task = nil
+            state.running -= 1
+            return (state.entries[id]?.reason, state.takeStartable(concurrency: concurrency))
         }
-    }
-
-    private func takeStartable() -> [ClaimedJob] {
-        var start: [ClaimedJob] = []
-        while runningCount < concurrency, !buffered.isEmpty {
-            let id = buffered.removeFirst()
-            guard entries[id] != nil else { continue }
-            entries[id]!.running = true
-            runningCount += 1
-            start.append(entries[id]!.job)
-        }
-        return start
     }
 
     /// Remembers the handler task so it can be cancelled. If a cancel came first, cancels it at once.
     func attach(_ id: Int64, task: Task<StepOutput, Error>) {
-        let cancelNow: Bool = lock.withLock {
-            entries[id]?.task = task
-            return entries[id]?.reason != nil
+        let cancelNow: Bool = state.withLock { state in
+            state.entries[id]?.task = task
+            return state.entries[id]?.reason != nil
         }
         if cancelNow { task.cancel() }
     }
 
     /// Cancels a held job's handler for `reason` (the first reason wins).
     func cancel(_ id: Int64, reason: CancelReason) {
-        let task: Task<StepOutput, Error>? = lock.withLock {
-            guard entries[id] != nil, entries[id]!.reason == nil else { return nil }
-            entries[id]!.reason = reason
-            return entries[id]!.task
+        let task: Task<StepOutput, Error>? = state.withLock { state in
+            guard state.entries[id] != nil, state.entries[id]!.reason == nil else { return nil }
+            state.entries[id]!.reason = reason
+            return state.entries[id]!.task
         }
         task?.cancel()
     }
 
     func remove(_ id: Int64) {
-        lock.withLock { _ = entries.removeValue(forKey: id) }
+        state.withLock { _ = $0.entries.removeValue(forKey: id) }
     }
 
-    /// Removes jobs that have not started and returns them (shutdown, lost leases).
+    /// Takes the jobs that have not started and returns them (shutdown); they stay held, and heartbeated, until
+    /// their release commits.
     func takeBuffered() -> [ClaimedJob] {
-        lock.withLock {
-            let jobs = buffered.compactMap { entries[$0]?.job }
-            buffered.removeAll()
+        state.withLock { state in
+            let jobs = state.buffered.compactMap { state.entries[$0]?.job }
+            state.buffered.removeAll()
             return jobs
         }
     }
 
     func removeBuffered(_ id: Int64) -> ClaimedJob? {
-        lock.withLock {
-            guard let index = buffered.firstIndex(of: id) else { return nil }
-            buffered.remove(at: index)
-            return entries.removeValue(forKey: id)?.job
+        state.withLock { state in
+            guard let index = state.buffered.firstIndex(of: id) else { return nil }
+            state.buffered.remove(at: index)
+            return state.entries.removeValue(forKey: id)?.job
         }
     }
 
-    var runningIDs: [Int64] { lock.withLock { entries.values.filter(\.running).map(\.job.id) } }
+    var runningIDs: [Int64] { state.withLock { $0.entries.values.filter(\.running).map(\.job.id) } }
 
     /// Every held lease as (job id, epoch), for the heartbeat.
-    var leases: [(id: Int64, epoch: Int64)] { lock.withLock { entries.values.map { ($0.job.id, $0.job.leaseEpoch) } } }
+    var leases: [(id: Int64, epoch: Int64)] { state.withLock { $0.entries.values.map { ($0.job.id, $0.job.leaseEpoch) } } }
 }

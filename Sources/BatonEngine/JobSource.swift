@@ -13,8 +13,8 @@ public protocol JobSource: Sendable {
     func recordPreflight(workerID: String, report: PreflightReport) async throws
     func setWorkerStatus(id: String, status: String) async throws
     func claim(queue: String, workerID: String, capabilities: [String], limit: Int, lease: Duration) async throws -> [ClaimedJob]
-    /// The held jobs whose lease was extended, each with whether its run was cancelled; a missing job was lost.
-    func heartbeat(workerID: String, jobs: [(id: Int64, epoch: Int64)], lease: Duration) async throws -> [Int64: Bool]
+    /// Extends the held jobs' leases; says of each whether it is still held, held with its run cancelled, or lost.
+    func heartbeat(workerID: String, jobs: [(id: Int64, epoch: Int64)], lease: Duration) async throws -> [Int64: LeaseState]
     /// The same heartbeat as a blocking call, for the worker's heartbeat thread (which then needs no cooperative
     /// thread to keep its leases); nil when the source has none, and the worker heartbeats from a task.
     func makeBlockingHeartbeat() -> BlockingHeartbeat?
@@ -29,13 +29,23 @@ public protocol JobSource: Sendable {
 }
 
 /// A blocking heartbeat call (`JobSource.heartbeat`), made from one thread only.
-public typealias BlockingHeartbeat = @Sendable (_ workerID: String, _ jobs: [(id: Int64, epoch: Int64)], _ lease: Duration) throws -> [Int64: Bool]
+public typealias BlockingHeartbeat = @Sendable (_ workerID: String, _ jobs: [(id: Int64, epoch: Int64)], _ lease: Duration) throws -> [Int64: LeaseState]
 
 extension JobSource {
     public func makeBlockingHeartbeat() -> BlockingHeartbeat? { nil }
+
+    /// A claim that decides with `gate` whether each step may start (check, then run); sources that cannot (a
+    /// remote one: the server decides with its own gate) claim as usual.
+    public func claim(queue: String, workerID: String, capabilities: [String], limit: Int, lease: Duration, gate: ClaimGate) async throws -> [ClaimedJob] {
+        try await claim(queue: queue, workerID: workerID, capabilities: capabilities, limit: limit, lease: lease)
+    }
 }
 
 extension QueueStore: JobSource {
+    public func claim(queue: String, workerID: String, capabilities: [String], limit: Int, lease: Duration, gate: ClaimGate) async throws -> [ClaimedJob] {
+        try await claim(queue: queue, workerID: workerID, capabilities: capabilities, limit: limit, lease: lease, policy: WorkerPolicy(), gate: gate)
+    }
+
     /// Heartbeats on a connection of the worker's own (`HeartbeatConnection`).
     public func makeBlockingHeartbeat() -> BlockingHeartbeat? {
         let connection = heartbeatConnection()

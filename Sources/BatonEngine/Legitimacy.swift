@@ -25,8 +25,15 @@ public struct Legitimacy: Sendable {
         self.preflight = preflight
     }
 
-    /// Nil when the step may start; otherwise the blocking error.
+    /// The checks the claim makes itself (roles and repositories; the preflight results it reads from the database).
+    public var gate: ClaimGate {
+        ClaimGate(allowedRoles: Array(allowedRoles), repositories: repositories?.patterns)
+    }
+
+    /// Nil when the step may start; otherwise the blocking error. The claim already refused what it could see
+    /// (`ClaimGate`); this catches what changed since (a preflight that failed after the claim).
     public func check(_ job: ClaimedJob) async -> StepError? {
+        if let refusal = job.refusal { return refusal }
         let authority = job.authority ?? RunAuthority()
         if let actor = authority.actor {
             switch authority.actorState {

@@ -35,7 +35,7 @@ public struct Rescuer: Sendable {
             if rescued > 0 { logger.warning("rescued jobs with expired leases", metadata: ["baton.rescued": "\(rescued)"]) }
             return rescued
         } catch {
-            logger.error("rescue pass failed", metadata: ["error": "\(error)"])
+            logger.error("rescue pass failed", metadata: ["baton.error.message": "\(error)"])
             return 0
         }
     }

@@ -71,22 +71,24 @@ public struct RemoteJobSource: JobSource {
         return try JSONDecoder().decode(WorkerProtocol.ClaimResponse.self, from: reply.body).jobs
     }
 
-    public func heartbeat(workerID: String, jobs: [(id: Int64, epoch: Int64)], lease: Duration) async throws -> [Int64: Bool] {
-        try await withThrowingTaskGroup(of: (Int64, Bool?).self) { group in
+    public func heartbeat(workerID: String, jobs: [(id: Int64, epoch: Int64)], lease: Duration) async throws -> [Int64: LeaseState] {
+        try await withThrowingTaskGroup(of: (Int64, LeaseState).self) { group in
             for job in jobs {
                 group.addTask {
                     let body = WorkerProtocol.HeartbeatRequest(workerId: self.workerID, leaseEpoch: job.epoch, leaseMs: lease.milliseconds)
                     let reply = try await post("/api/v1/worker/jobs/\(job.id)/heartbeat", body)
                     switch reply.status {
-                    case 200: return (job.id, try JSONDecoder().decode(WorkerProtocol.HeartbeatResponse.self, from: reply.body).cancelRequested)
-                    case 409: return (job.id, nil)
+                    case 200:
+                        let cancelled = try JSONDecoder().decode(WorkerProtocol.HeartbeatResponse.self, from: reply.body).cancelRequested
+                        return (job.id, cancelled ? .runCancelled : .held)
+                    case 409: return (job.id, .lost)
                     default: throw RemoteError(reply, call: "heartbeat")
                     }
                 }
             }
-            var alive: [Int64: Bool] = [:]
-            for try await (id, cancel) in group { if let cancel { alive[id] = cancel } }
-            return alive
+            var states: [Int64: LeaseState] = [:]
+            for try await (id, state) in group { states[id] = state }
+            return states
         }
     }
 

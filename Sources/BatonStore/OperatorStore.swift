@@ -52,13 +52,11 @@ public final class OperatorStore: Sendable {
         guard let first = request.workflow.steps.first else { throw StoreError.invalid("workflow \(request.workflow.name) has no steps") }
         guard Priority.isValid(request.priority) else { throw StoreError.invalid("priority must be between 0 and 9") }
         let workflowID = try await queue.workflowID(for: request.workflow)
-        let item = CreationItem(
-            id: UUID(), workflow_id: workflowID, workflow: request.workflow.name, workflow_version: request.workflow.version,
-            queue: request.workflow.queue, repository: request.repository, feature_key: request.featureKey, initiator: request.actor,
-            idempotency_key: request.idempotencyKey, priority: request.priority, input: request.input, first_step: first)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let batch = "[" + String(decoding: try encoder.encode(item), as: UTF8.self) + "]"
+        let item = EnqueueItem(
+            id: UUID(), workflowID: workflowID, workflow: request.workflow.name, workflowVersion: request.workflow.version,
+            queue: request.workflow.queue, repository: request.repository, featureKey: request.featureKey, initiator: request.actor,
+            idempotencyKey: request.idempotencyKey, priority: request.priority, input: request.input, firstStep: first)
+        let batch = try QueueStore.json([item])
         let queueName = request.workflow.queue
         return try await pool.retryingTransaction { connection in
             // Serialises creations for one repository and feature, so two requests cannot both pass the check.
@@ -79,9 +77,7 @@ public final class OperatorStore: Sendable {
                                     message: "run \(id.uuidString.lowercased()) of \(repository) feature \(feature) is still \(try active.decode("status", as: String.self)); follow it, or cancel it first",
                                     details: ["runId": id.uuidString.lowercased()])
             }
-            let row = try connection.query("SELECT run_id, created FROM baton.enqueue_runs(\(batch)::jsonb)").first!
-            try connection.notify(channel: QueueStore.wakeChannel, payload: queueName)
-            return EnqueueResult(runID: try row.decode("run_id"), created: try row.decode("created"))
+            return try QueueStore.enqueue([item], batch: batch, on: connection, queues: [queueName])[0]
         }
     }
 
@@ -118,20 +114,4 @@ public final class OperatorStore: Sendable {
         }
         return result
     }
-}
-
-/// One item of `baton.enqueue_runs`' batch (its snake_case keys).
-private struct CreationItem: Encodable {
-    var id: UUID
-    var workflow_id: Int64
-    var workflow: String
-    var workflow_version: Int
-    var queue: String
-    var repository: String?
-    var feature_key: String?
-    var initiator: String
-    var idempotency_key: String?
-    var priority: Int
-    var input: String
-    var first_step: StepDefinition
 }

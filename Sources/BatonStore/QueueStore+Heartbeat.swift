@@ -3,9 +3,9 @@ import Foundation
 import PQ
 
 extension QueueStore {
-    /// Extends the leases a worker still holds. Returns the jobs whose lease it still has, each with whether
-    /// its run has been cancelled; a job missing from the answer was lost (the worker must stop it).
-    public func heartbeat(workerID: String, jobs: [(id: Int64, epoch: Int64)], lease: Duration) async throws -> [Int64: Bool] {
+    /// Extends the leases a worker still holds. Returns each job's `LeaseState`: still held, held but its run was
+    /// cancelled, or lost (the worker must stop it).
+    public func heartbeat(workerID: String, jobs: [(id: Int64, epoch: Int64)], lease: Duration) async throws -> [Int64: LeaseState] {
         try await pool.withConnection { connection in
             try connection.transaction { try Self.heartbeat(on: connection, workerID: workerID, jobs: jobs, lease: lease) }
         }
@@ -17,26 +17,15 @@ extension QueueStore {
     /// order too, so a heartbeat and a completion over the same jobs queue behind each other instead of
     /// deadlocking (40P01). The new lease counts from when the locks were taken (`clock_timestamp()`), not from
     /// the start of the transaction, so time spent waiting for a lock is not taken off the lease.
-    static func heartbeat(on connection: Connection, workerID: String, jobs: [(id: Int64, epoch: Int64)], lease: Duration) throws -> [Int64: Bool] {
-        try connection.query("UPDATE baton.workers SET last_seen_at = now() WHERE id = \(workerID)")
+    static func heartbeat(on connection: Connection, workerID: String, jobs: [(id: Int64, epoch: Int64)], lease: Duration) throws -> [Int64: LeaseState] {
+        try connection.query(Statements.leases("mark_worker_seen", workerID))
         guard !jobs.isEmpty else { return [:] }
         let batch = try Self.json(jobs.map { ["id": $0.id, "epoch": $0.epoch] })
         let leaseMs = lease.milliseconds
-        let rows = try connection.query("""
-            WITH held AS (
-                SELECT j.id FROM baton.jobs j
-                JOIN jsonb_to_recordset(\(batch)::jsonb) AS h(id bigint, epoch bigint) ON j.id = h.id AND j.lease_epoch = h.epoch
-                WHERE j.lease_owner = \(workerID)
-                ORDER BY j.id
-                FOR UPDATE OF j
-            )
-            UPDATE baton.jobs j SET lease_until = clock_timestamp() + make_interval(secs => \(leaseMs) / 1000.0)
-            FROM held WHERE j.id = held.id
-            RETURNING j.id, EXISTS (SELECT 1 FROM baton.runs r WHERE r.id = j.run_id AND r.cancel_requested_at IS NOT NULL) AS cancel
-            """)
-        var alive: [Int64: Bool] = [:]
-        for row in rows { alive[try row.decode("id")] = try row.decode("cancel") }
-        return alive
+        let rows = try connection.query(Statements.leases("heartbeat_jobs", workerID, JSONText(text: batch), leaseMs))
+        var states = Dictionary(jobs.map { ($0.id, LeaseState.lost) }, uniquingKeysWith: { first, _ in first })
+        for row in rows { states[try row.decode("id")] = try row.decode("cancel", as: Bool.self) ? .runCancelled : .held }
+        return states
     }
 
     /// A heartbeat on a connection of its own, for a worker's heartbeat thread (see `HeartbeatConnection`).
@@ -60,7 +49,7 @@ public final class HeartbeatConnection: @unchecked Sendable {
     }
 
     /// Extends the leases of `jobs`; see `QueueStore.heartbeat`. Opens (or reopens, after a loss) its connection first.
-    public func heartbeat(workerID: String, jobs: [(id: Int64, epoch: Int64)], lease: Duration) throws -> [Int64: Bool] {
+    public func heartbeat(workerID: String, jobs: [(id: Int64, epoch: Int64)], lease: Duration) throws -> [Int64: LeaseState] {
         if let existing = connection, !existing.isHealthy { try existing.reconnect() }
         let connection = try self.connection ?? Connection(conninfo: conninfo)
         self.connection = connection

@@ -38,49 +38,11 @@ extension QueueStore {
                               decide: @escaping @Sendable (ExpiredLease) -> RescueDecision) async throws -> Int {
         let windowMs = window.milliseconds
         return try await pool.transaction { connection in
-            // Losses already rescued from the same worker count as what it held (its leases may expire at different
-            // times); "repeat offender" = a step that had lost a worker before this one.
-            let rows = try connection.query("""
-                WITH expired AS MATERIALIZED (
-                    SELECT j.*, (r.cancel_requested_at IS NOT NULL) AS cancel
-                    FROM baton.jobs j JOIN baton.runs r ON r.id = j.run_id
-                    WHERE j.queue = \(queue) AND j.lease_owner IS NOT NULL AND j.lease_until < now()
-                    ORDER BY j.lease_until
-                    LIMIT \(limit)
-                    FOR UPDATE OF j SKIP LOCKED
-                ), held AS (
-                    -- What each lost worker still holds (leased jobs only: the jobs_leased index), in one pass.
-                    SELECT o.lease_owner AS owner, count(*) AS jobs, count(*) FILTER (WHERE o.crashes > 0) AS repeaters
-                    FROM baton.jobs o
-                    WHERE o.lease_owner IS NOT NULL AND o.lease_owner IN (SELECT lease_owner FROM expired)
-                    GROUP BY o.lease_owner
-                ), lost_workers AS (
-                    SELECT a.worker_id AS worker FROM baton.step_attempts a JOIN baton.runs r ON r.id = a.run_id
-                    WHERE a.error_code = 'worker_lost' AND a.finished_at > now() - make_interval(secs => \(windowMs) / 1000.0)
-                      AND r.queue = \(queue) AND a.worker_id IS NOT NULL
-                    UNION
-                    SELECT o.lease_owner FROM baton.jobs o WHERE o.queue = \(queue) AND o.lease_owner IS NOT NULL AND o.lease_until < now()
-                )
-                SELECT e.id, e.run_id, e.workflow_id, e.step, e.step_index, e.handler, e.attempt, e.errors, e.crashes, e.priority,
-                       e.timeout_ms, e.lease_owner, e.lease_epoch, '' AS input, '' AS input_sha256, e.required_capabilities,
-                       NULL::text AS authority, e.cancel, e.charged_crashes, e.singled_out,
-                       h.jobs - 1
-                         + (SELECT count(*) FROM baton.step_attempts a WHERE a.worker_id = e.lease_owner AND a.error_code = 'worker_lost')
-                         AS co_lost,
-                       h.repeaters - (e.crashes > 0)::int
-                         + (SELECT count(*) FROM baton.step_attempts a WHERE a.worker_id = e.lease_owner AND a.error_code = 'worker_lost'
-                              AND EXISTS (SELECT 1 FROM baton.step_attempts b WHERE b.run_id = a.run_id AND b.step = a.step
-                                            AND b.attempt < a.attempt AND b.error_code = 'worker_lost'))
-                         AS co_lost_repeat,
-                       (SELECT count(*) FROM lost_workers w WHERE w.worker <> e.lease_owner
-                          AND NOT EXISTS (SELECT 1 FROM baton.step_attempts b WHERE b.run_id = e.run_id AND b.step = e.step
-                                            AND b.error_code = 'worker_lost' AND b.worker_id = w.worker))
-                         AS other_workers_lost
-                FROM expired e JOIN held h ON h.owner = e.lease_owner
-                ORDER BY e.lease_until
-                """)
+            let rows = try connection.query(Statements.leases("rescue_expired", queue, limit, windowMs))
             var decisions: [RescueDecision] = []
             var runIDs: [UUID] = []
+            var steps: [Int64: String] = [:]
+            var attempts: [Int64: Int] = [:]
             for row in rows {
                 let job = try ClaimedJob(row: row, leaseOwner: try row.decode("lease_owner"))
                 let loss = WorkerLoss(losses: job.crashes, charged: try row.decode("charged_crashes"),
@@ -89,26 +51,31 @@ extension QueueStore {
                                       otherWorkersLost: try row.decode("other_workers_lost"))
                 decisions.append(decide(ExpiredLease(job: job, cancelRequested: try row.decode("cancel"), loss: loss)))
                 runIDs.append(job.runID)
+                steps[job.id] = job.step
+                attempts[job.id] = job.attempt
             }
             guard !decisions.isEmpty else { return 0 }
-            let results = try connection.query("SELECT job_id, accepted FROM baton.complete_jobs(\(try Self.json(decisions.map(\.outcome)))::jsonb)")
-            // complete_jobs counts every loss in `crashes`; the charged ones go on the step's next job here.
-            let charged = zip(runIDs, decisions).filter { $0.1.outcome.kind == .crashed }.map { ChargedCrashes(runID: $0.0, charged: $0.1.chargedCrashes, singledOut: $0.1.singledOut) }
-            if !charged.isEmpty {
-                try connection.query("""
-                    UPDATE baton.jobs j SET charged_crashes = x.charged, singled_out = x.singled_out
-                    FROM jsonb_to_recordset(\(try Self.json(charged))::jsonb) AS x(run_id uuid, charged int, singled_out boolean)
-                    WHERE j.run_id = x.run_id
-                    """)
+            var applier = OutcomeApplier(store: self, connection: connection)
+            for decision in decisions where decision.outcome.kind == .crashed {
+                applier.charged[decision.outcome.jobID] = (decision.chargedCrashes, decision.singledOut)
             }
-            return try results.filter { try $0.decode("accepted", as: Bool.self) }.count
+            let results = try applier.apply(decisions.map(\.outcome))
+            // The evidence later rescues read: which worker lost which attempt.
+            let losses = zip(runIDs, decisions).filter { results[$0.1.outcome.jobID]?.accepted == true && $0.1.outcome.error?.code == StepError.workerLost.code }
+                .map { WorkerLossRecord(workerID: $0.1.outcome.owner, queue: queue, runID: $0.0, step: steps[$0.1.outcome.jobID] ?? "", attempt: attempts[$0.1.outcome.jobID] ?? 0) }
+            if !losses.isEmpty {
+                try connection.query(Statements.leases("record_worker_losses", JSONText(text: try Self.json(losses))))
+            }
+            return results.values.filter(\.accepted).count
         }
     }
 }
 
-private struct ChargedCrashes: Encodable {
+private struct WorkerLossRecord: Encodable {
+    var workerID: String
+    var queue: String
     var runID: UUID
-    var charged: Int
-    var singledOut: Bool
-    enum CodingKeys: String, CodingKey { case runID = "run_id", charged, singledOut = "singled_out" }
+    var step: String
+    var attempt: Int
+    enum CodingKeys: String, CodingKey { case workerID = "worker_id", queue, runID = "run_id", step, attempt }
 }

@@ -1,6 +1,7 @@
 import BatonCore
 import Foundation
 import PQ
+import Synchronization
 
 /// The queue's SQL: enqueue, claim, complete, heartbeat, rescue and cancel. Every call is one transaction.
 public final class QueueStore: Sendable {
@@ -38,10 +39,15 @@ public final class QueueStore: Sendable {
     /// The definition a run was enqueued with.
     public func workflow(id: Int64) async throws -> WorkflowDefinition {
         if let cached = definitions[id] { return cached }
-        let text = try await pool.withConnection { connection in
-            try connection.query("SELECT definition::text AS d FROM baton.workflows WHERE id = \(id)").first?.decode("d", as: String.self)
+        return try await pool.withConnection { connection in try self.workflow(id: id, on: connection) }
+    }
+
+    /// As above, on a connection the caller holds (inside a transaction).
+    func workflow(id: Int64, on connection: Connection) throws -> WorkflowDefinition {
+        if let cached = definitions[id] { return cached }
+        guard let text = try connection.query("SELECT definition::text AS d FROM baton.workflows WHERE id = \(id)").first?.decode("d", as: String.self) else {
+            throw StoreError.notFound("workflow definition \(id)")
         }
-        guard let text else { throw StoreError.notFound("workflow definition \(id)") }
         let workflow = try JSONDecoder().decode(WorkflowDefinition.self, from: Data(text.utf8))
         definitions[id] = workflow
         return workflow
@@ -65,15 +71,39 @@ public final class QueueStore: Sendable {
                 id: UUID(), workflowID: workflowIDs[request.workflow]!, workflow: request.workflow.name,
                 workflowVersion: request.workflow.version, queue: request.workflow.queue, repository: request.repository,
                 featureKey: request.featureKey, initiator: request.initiator, idempotencyKey: request.idempotencyKey,
-                priority: request.priority, input: request.input, firstStep: first))
+                priority: request.priority, input: request.input, firstStep: first, ord: items.count))
         }
         let batch = try Self.json(items)
         let queues = Array(Set(requests.map(\.workflow.queue))).sorted()
+        let frozen = items
         return try await pool.transaction { connection in
-            let rows = try connection.query("SELECT run_id, created FROM baton.enqueue_runs(\(batch)::jsonb)")
-            for queue in queues { try connection.notify(channel: Self.wakeChannel, payload: queue) }
-            return try rows.map { EnqueueResult(runID: try $0.decode("run_id"), created: try $0.decode("created")) }
+            try Self.enqueue(frozen, batch: batch, on: connection, queues: queues)
         }
+    }
+
+    /// Inserts the runs, then their first steps through `insert_steps`, in the caller's transaction.
+    static func enqueue(_ items: [EnqueueItem], batch: String, on connection: Connection, queues: [String]) throws -> [EnqueueResult] {
+        let rows = try connection.query(Statements.queue("enqueue_runs", JSONText(text: batch)))
+        var results: [EnqueueResult] = []
+        var steps: [StepRecord] = []
+        var runByKey: [String: UUID] = [:]
+        for (item, row) in zip(items, rows) {
+            let created: Bool = try row.decode("created")
+            // A key repeated inside the batch: the later item gets the run the earlier one created.
+            guard let runID = try row.decode("run_id", as: UUID?.self) ?? item.idempotencyKey.flatMap({ runByKey[$0] }) else {
+                throw StoreError.invalid("run with idempotency key \(item.idempotencyKey ?? "") could not be found or created")
+            }
+            if let key = item.idempotencyKey, runByKey[key] == nil { runByKey[key] = runID }
+            results.append(EnqueueResult(runID: runID, created: created))
+            guard created else { continue }
+            steps.append(StepRecord(runID: runID, queue: item.queue, workflowID: item.workflowID,
+                                    step: item.firstStep.name, stepIndex: 0, handler: item.firstStep.handler,
+                                    timeoutMs: item.firstStep.timeoutMilliseconds, capabilities: item.firstStep.capabilities,
+                                    inputKind: "initial", sourceAttempt: nil, priority: item.priority))
+        }
+        if !steps.isEmpty { try connection.query(Statements.queue("insert_steps", JSONText(text: try json(steps)))) }
+        for queue in queues { try connection.notify(channel: wakeChannel, payload: queue) }
+        return results
     }
 
     public func enqueue(_ request: EnqueueRequest) async throws -> EnqueueResult {
@@ -82,8 +112,10 @@ public final class QueueStore: Sendable {
 
     // MARK: Claim
 
-    /// Leases up to `limit` ready jobs of `queue` whose required capabilities the worker has, by priority
-    /// then `run_at`. Each claim bumps the job's lease epoch, marks its attempt running, and records an event.
+    /// Leases up to `limit` ready jobs of `queue` whose required capabilities the worker has, by priority and then
+    /// by their run's age (depth-first). Each claim bumps the job's lease epoch. The claim also decides whether each
+    /// step may start (`gate`, and the worker's stored preflight results): an allowed one's attempt and run become
+    /// running with a `step_started` event; a refused one comes back with `refusal` set and is not marked running.
     public func claim(queue: String, workerID: String, capabilities: [String], limit: Int, lease: Duration) async throws -> [ClaimedJob] {
         try await claim(queue: queue, workerID: workerID, capabilities: capabilities, limit: limit, lease: lease, policy: WorkerPolicy())
     }
@@ -91,78 +123,36 @@ public final class QueueStore: Sendable {
     /// As `claim` above, limited to what `policy` allows (a remote worker's token): jobs of other repositories,
     /// workflows or steps are not claimed (an empty list allows all). The policy's capabilities are the
     /// caller's to apply to `capabilities`.
-    public func claim(queue: String, workerID: String, capabilities: [String], limit: Int, lease: Duration, policy: WorkerPolicy) async throws -> [ClaimedJob] {
+    public func claim(queue: String, workerID: String, capabilities: [String], limit: Int, lease: Duration, policy: WorkerPolicy,
+                      gate: ClaimGate = ClaimGate()) async throws -> [ClaimedJob] {
         guard limit > 0 else { return [] }
-        let leaseMs = lease.milliseconds
-        let (repositories, workflows, steps) = (policy.repositories, policy.workflows, policy.steps)
+        let statement = Statements.queue("claim_jobs", queue, workerID, capabilities, limit, lease.milliseconds, policy.steps,
+                                         policy.repositories, policy.workflows, gate.allowedRoles, gate.repositories != nil,
+                                         gate.exactRepositories, gate.repositoryPrefixes)
         // One statement: a deadlock or serialization failure rolled all of it back, so running it again is safe.
-        return try await pool.retryingConnection { connection in
-            let rows = try connection.query("""
-                WITH picked AS (
-                    SELECT id FROM baton.jobs c
-                    WHERE queue = \(queue) AND lease_owner IS NULL AND run_at <= now() AND required_capabilities <@ \(capabilities)::text[]
-                      AND (cardinality(\(steps)::text[]) = 0 OR c.step = ANY(\(steps)::text[]))
-                      AND (cardinality(\(repositories)::text[]) + cardinality(\(workflows)::text[]) = 0 OR EXISTS (
-                          SELECT 1 FROM baton.runs r WHERE r.id = c.run_id
-                            AND (cardinality(\(repositories)::text[]) = 0 OR r.repository = ANY(\(repositories)::text[]))
-                            AND (cardinality(\(workflows)::text[]) = 0 OR r.workflow = ANY(\(workflows)::text[]))))
-                    ORDER BY priority, run_at, id
-                    LIMIT \(limit)
-                    FOR UPDATE SKIP LOCKED
-                ), leased AS (
-                    UPDATE baton.jobs j
-                    SET lease_owner = \(workerID), lease_until = clock_timestamp() + make_interval(secs => \(leaseMs) / 1000.0), lease_epoch = j.lease_epoch + 1
-                    FROM picked WHERE j.id = picked.id
-                    RETURNING j.*
-                ), started AS (
-                    UPDATE baton.step_attempts a
-                    SET status = 'running', worker_id = \(workerID), lease_epoch = l.lease_epoch, started_at = clock_timestamp()
-                    FROM leased l WHERE a.id = l.attempt_id
-                    RETURNING a.id, a.input::text AS input, a.input_sha256
-                ), runs_started AS (
-                    UPDATE baton.runs r SET status = 'running', started_at = coalesce(r.started_at, now()), updated_at = now()
-                    FROM leased l WHERE r.id = l.run_id AND r.status = 'queued'
-                ), events AS (
-                    INSERT INTO baton.run_events (run_id, step, attempt, level, kind, message, payload)
-                    SELECT l.run_id, l.step, l.attempt, 'info', 'step_started', 'step ' || l.step || ' started (attempt ' || l.attempt || ')',
-                           jsonb_build_object('worker', \(workerID)::text, 'leaseEpoch', l.lease_epoch)
-                    FROM leased l
-                )
-                SELECT l.id, l.run_id, l.workflow_id, l.step, l.step_index, l.handler, l.attempt, l.errors, l.crashes, l.priority,
-                       l.timeout_ms, l.lease_epoch, s.input, s.input_sha256, l.required_capabilities,
-                       baton.run_authority(l.run_id)::text AS authority
-                FROM leased l JOIN started s ON s.id = l.attempt_id
-                ORDER BY l.priority, l.run_at, l.id
-                """)
-            return try rows.map { try ClaimedJob(row: $0, leaseOwner: workerID) }
+        let rows = try await pool.retryingConnection { connection in try connection.query(statement) }
+        return try rows.map { row in
+            var job = try ClaimedJob(row: row, leaseOwner: workerID)
+            if let code = try row.decode("refusal", as: String?.self) {
+                let failed = try row.decode("refusal_detail", as: String?.self).map {
+                    try JSONDecoder().decode(ClaimGate.FailedCheck.self, from: Data($0.utf8))
+                }
+                job.refusal = gate.refusal(code: code, authority: job.authority ?? RunAuthority(), failedCheck: failed)
+            }
+            return job
         }
     }
 
     // MARK: Complete
 
-    /// Applies outcomes in one statement (one transaction). An outcome whose lease epoch or owner no longer
+    /// Applies outcomes in one transaction (see `OutcomeApplier`). An outcome whose lease epoch or owner no longer
     /// matches is refused and changes nothing.
     @discardableResult
     public func complete(_ outcomes: [JobOutcome]) async throws -> [Int64: CompletionResult] {
         guard !outcomes.isEmpty else { return [:] }
-        let batch = try Self.json(outcomes)
-        let owners = Dictionary(outcomes.map { ($0.jobID, $0.owner) }, uniquingKeysWith: { first, _ in first })
-        let rows = try await pool.withConnection { connection in
-            try connection.query("SELECT job_id, accepted, successor::text AS successor FROM baton.complete_jobs(\(batch)::jsonb)")
+        return try await pool.retryingTransaction { connection in
+            try OutcomeApplier(store: self, connection: connection).apply(outcomes)
         }
-        var results: [Int64: CompletionResult] = [:]
-        let decoder = JSONDecoder()
-        for row in rows {
-            let id: Int64 = try row.decode("job_id")
-            var successor: ClaimedJob?
-            if let text = try row.decode("successor", as: String?.self) {
-                var object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] ?? [:]
-                object["lease_owner"] = owners[id]
-                successor = try decoder.decode(ClaimedJob.self, from: JSONSerialization.data(withJSONObject: object))
-            }
-            results[id] = CompletionResult(accepted: try row.decode("accepted"), successor: successor)
-        }
-        return results
     }
 
     // MARK: Step events
@@ -299,7 +289,7 @@ public final class QueueStore: Sendable {
     }
 }
 
-private struct EnqueueItem: Encodable {
+struct EnqueueItem: Encodable, Sendable {
     var id: UUID
     var workflowID: Int64
     var workflow: String
@@ -312,10 +302,11 @@ private struct EnqueueItem: Encodable {
     var priority: Int
     var input: String
     var firstStep: StepDefinition
+    var ord = 0
 
     enum CodingKeys: String, CodingKey {
         case id, workflowID = "workflow_id", workflow, workflowVersion = "workflow_version", queue, repository
-        case featureKey = "feature_key", initiator, idempotencyKey = "idempotency_key", priority, input, firstStep = "first_step"
+        case featureKey = "feature_key", initiator, idempotencyKey = "idempotency_key", priority, input, firstStep = "first_step", ord
     }
 }
 
@@ -333,13 +324,12 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
 }
 
 /// A dictionary behind a lock, for caches shared between tasks.
-final class LockedDictionary<Key: Hashable & Sendable, Value: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var storage: [Key: Value] = [:]
+final class LockedDictionary<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    private let storage = Mutex<[Key: Value]>([:])
 
     subscript(key: Key) -> Value? {
-        get { lock.withLock { storage[key] } }
-        set { lock.withLock { storage[key] = newValue } }
+        get { storage.withLock { $0[key] } }
+        set { storage.withLock { $0[key] = newValue } }
     }
 }
 

@@ -55,32 +55,24 @@ public struct ClaimedJob: Sendable, Equatable, Codable {
     public var requiredCapabilities: [String] = []
     /// Who the run acts for and on what, read when the job was leased (for the legitimacy check).
     public var authority: RunAuthority?
+    /// Set when the claim refused the step (check, then run): the worker records it blocked without running it.
+    public var refusal: StepError?
 
     enum CodingKeys: String, CodingKey {
         case id, runID = "run_id", workflowID = "workflow_id", step, stepIndex = "step_index", handler, attempt, errors, crashes
         case priority, timeoutMilliseconds = "timeout_ms", leaseOwner = "lease_owner", leaseEpoch = "lease_epoch", input
-        case inputSHA256 = "input_sha256", requiredCapabilities = "required_capabilities", authority
+        case inputSHA256 = "input_sha256", requiredCapabilities = "required_capabilities", authority, refusal
     }
 }
 
-/// The authority a run's steps act under, as `baton.run_authority` reads it.
-public struct RunAuthority: Sendable, Equatable, Codable {
-    /// The repository the run works on, if any.
-    public var repository: String?
-    /// The person's token actor (`token:<name>`) the run is bound to: its creator, or the operator who last
-    /// retried it. Nil for system-initiated runs (schedules, the CLI on the database), which act under system authority.
-    public var actor: String?
-    /// `active`, `expired` or `revoked` (no live token of that name any more); nil without an actor.
-    public var actorState: String?
-    /// The live token's role.
-    public var actorRole: String?
-
-    public init(repository: String? = nil, actor: String? = nil, actorState: String? = nil, actorRole: String? = nil) {
-        self.repository = repository
-        self.actor = actor
-        self.actorState = actorState
-        self.actorRole = actorRole
-    }
+/// What a heartbeat found for one held job.
+public enum LeaseState: Sendable, Equatable {
+    /// The lease is extended.
+    case held
+    /// The lease is extended, and the run was cancelled: the worker stops the step.
+    case runCancelled
+    /// The job is no longer the worker's (expired and rescued, or already completed): the worker stops the step and records nothing.
+    case lost
 }
 
 /// What `complete` did with one outcome.
@@ -101,10 +93,7 @@ public struct CompletionResult: Sendable, Equatable {
 /// Its `Codable` form is what `baton.complete_jobs` reads and what a remote worker sends: a field added to
 /// `encode(to:)` must be read back in `init(from:)` (WireCodingTests checks the round trip).
 public struct JobOutcome: Sendable, Codable {
-    public enum Kind: String, Sendable, Codable, CaseIterable {
-        case succeeded, retry, crashed, failed, cancelled, release, blocked
-        case deadLetter = "dead_letter"
-    }
+    public typealias Kind = OutcomeKind
 
     public var jobID: Int64
     public var epoch: Int64
@@ -123,6 +112,8 @@ public struct JobOutcome: Sendable, Codable {
     public var eagerLease: Duration?
     /// The worker's capabilities, for the eager handoff's capability check.
     public var capabilities: [String]?
+    /// Facts about the run the step reports (`succeeded`), merged into the run's annotations.
+    public var annotations: [String: String]?
 
     public init(job: ClaimedJob, kind: Kind) {
         jobID = job.id
@@ -134,7 +125,7 @@ public struct JobOutcome: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case jobID = "job_id", epoch, owner, kind, finishedAt = "finished_at", output, errorCode = "error_code"
         case errorMessage = "error_message", errorRetryable = "error_retryable", delayMilliseconds = "delay_ms", priority
-        case runOutcome = "run_outcome", deadReason = "dead_reason", eagerLease = "eager_lease_ms", capabilities
+        case runOutcome = "run_outcome", deadReason = "dead_reason", eagerLease = "eager_lease_ms", capabilities, annotations
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -154,6 +145,7 @@ public struct JobOutcome: Sendable, Codable {
         try c.encodeIfPresent(deadReason, forKey: .deadReason)
         try c.encodeIfPresent(eagerLease?.milliseconds, forKey: .eagerLease)
         try c.encodeIfPresent(capabilities, forKey: .capabilities)
+        try c.encodeIfPresent(annotations, forKey: .annotations)
     }
 
     public init(from decoder: Decoder) throws {
@@ -175,6 +167,13 @@ public struct JobOutcome: Sendable, Codable {
         deadReason = try c.decodeIfPresent(DeadLetterReason.self, forKey: .deadReason)
         eagerLease = try c.decodeIfPresent(Int64.self, forKey: .eagerLease).map { .milliseconds($0) }
         capabilities = try c.decodeIfPresent([String].self, forKey: .capabilities)
+        annotations = try c.decodeIfPresent([String: String].self, forKey: .annotations)
+    }
+
+    /// The outcome as `Transition` reads it.
+    var planned: StepOutcome {
+        StepOutcome(kind: kind, output: output, error: error, delayMilliseconds: delayMilliseconds, priority: priority, runOutcome: runOutcome,
+                    deadReason: deadReason, eagerLeaseMilliseconds: eagerLease?.milliseconds, capabilities: capabilities, annotations: annotations)
     }
 
     /// Reads what `timestamp(_:)` writes (microseconds kept).

@@ -76,7 +76,8 @@ public final class RunStore: Sendable {
             guard let row = try connection.query("""
                 SELECT id, workflow, workflow_version, status, current_step, outcome, initiator, idempotency_key, priority,
                        input::text AS input, output::text AS output, error_code, error_message, cancel_requested_at IS NOT NULL AS cancel,
-                       repository, feature_key, branch, pr_url, pr_number
+                       repository, feature_key, annotations->>'branch' AS branch, annotations->>'pullRequestURL' AS pr_url,
+                       (annotations->>'pullRequestNumber')::int AS pr_number
                 FROM baton.runs WHERE id = \(id)
                 """).first else { return nil }
             return RunRecord(

@@ -41,6 +41,12 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation {
         parameters = []
     }
 
+    /// A statement whose text already uses `$1`, `$2`, … (a named statement from a `.sql` file) with its values in order.
+    public init(text: String, parameters: [String?]) {
+        self.text = text
+        self.parameters = parameters
+    }
+
     public init(stringInterpolation: Interpolation) {
         text = stringInterpolation.text
         parameters = stringInterpolation.parameters

@@ -79,7 +79,7 @@ public struct DiscoverHandler: StepHandler {
             ignoredCheckboxes: ignored.isEmpty ? nil : ignored, skippedTasks: skipped.isEmpty ? nil : skipped)
         await context.events.emit("phase_discovered", "next phase: \(phase.title) (\(phase.remaining.count) of \(remaining) open tasks) at \(request.baseBranch) \(commit.prefix(8))",
                                   payload: json(["phase": phase.title, "tasks": phase.remaining.count, "baseCommit": commit]))
-        return StepOutput(json: try encode(discovery))
+        return StepOutput(json: try encode(discovery), annotations: ["branch": discovery.branch])
     }
 
     /// discover's output when every task is done.

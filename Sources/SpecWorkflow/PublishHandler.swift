@@ -64,7 +64,7 @@ public struct PublishHandler: StepHandler {
         return StepOutput(json: json([
             "branch": branch, "commit": head,
             "pullRequest": ["number": result.pull.number, "url": result.pull.htmlURL, "created": result.created],
-        ]))
+        ]), annotations: ["branch": branch, "pullRequestURL": result.pull.htmlURL, "pullRequestNumber": String(result.pull.number)])
     }
 
     func commitMessage(_ discovery: Discovery, runID: UUID) -> String {

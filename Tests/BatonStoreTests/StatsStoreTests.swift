@@ -84,7 +84,23 @@ struct StatsStoreTests {
             }
             return ids
         }
-        _ = try await work([EnqueueRequest(workflow: chain, input: #"{"sleepMs": 20}"#), EnqueueRequest(workflow: doomed)])
+        // Today's engine needs today's schema, so the old history is written as the engine of that time left it:
+        // a chain that succeeded (a, then b sleeping 20 ms) and a run whose step failed, was retried and dead-lettered.
+        try await pool.withConnection { connection in
+            try connection.execute("""
+                INSERT INTO baton.workflows (id, name, version, checksum, definition) VALUES (900001, 'legacy', 1, 'legacy', '{}');
+                INSERT INTO baton.runs (id, workflow_id, workflow, workflow_version, queue, status, priority, input, finished_at) VALUES
+                    ('00000000-0000-0000-0000-000000000001', 900001, 'chain', 1, 'legacy', 'succeeded', 4, '{}', now()),
+                    ('00000000-0000-0000-0000-000000000002', 900001, 'doomed', 1, 'legacy', 'failed', 4, '{}', now());
+                INSERT INTO baton.step_attempts (run_id, step, step_index, attempt, status, input, input_sha256, worker_id, lease_epoch, started_at, finished_at) VALUES
+                    ('00000000-0000-0000-0000-000000000001', 'a', 0, 1, 'succeeded', '{}', 'x', 'w', 1, now() - interval '1 s', now() - interval '0.99 s'),
+                    ('00000000-0000-0000-0000-000000000001', 'b', 1, 1, 'succeeded', '{}', 'x', 'w', 1, now() - interval '0.9 s', now() - interval '0.88 s'),
+                    ('00000000-0000-0000-0000-000000000002', 'boom', 0, 1, 'failed', '{}', 'x', 'w', 1, now() - interval '0.5 s', now() - interval '0.49 s'),
+                    ('00000000-0000-0000-0000-000000000002', 'boom', 0, 2, 'dead_letter', '{}', 'x', 'w', 1, now() - interval '0.4 s', now() - interval '0.39 s');
+                INSERT INTO baton.dead_letters (run_id, step, attempt, reason, snapshot) VALUES
+                    ('00000000-0000-0000-0000-000000000002', 'boom', 2, 'exhausted', '{}');
+                """)
+        }
         try await Migrator.migrate(pool)
         #expect(Self.counted(try await StatsStore(pool: pool).snapshot()) == (try await Self.recount(pool)))
 

@@ -40,8 +40,9 @@ struct WireCodingTests {
         outcome.deadReason = DeadLetterReason.exhausted
         outcome.eagerLease = Duration.seconds(30)
         outcome.capabilities = ["git"]
+        outcome.annotations = ["branch": "baton/x"]
         // A property added to JobOutcome must be set above and read back by `init(from:)`: this count is the reminder.
-        #expect(Mirror(reflecting: outcome).children.count == 13)
+        #expect(Mirror(reflecting: outcome).children.count == 14)
         let text = try Self.json(outcome)
         let decoded = try JSONDecoder().decode(JobOutcome.self, from: Data(text.utf8))
         #expect(try Self.json(decoded) == text)
