@@ -81,6 +81,11 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], resources: [
+            // The operator console (docs/console.md): plain files, compiled into the binary as byte arrays.
+            .embedInCode("Console/index.html"), .embedInCode("Console/app.css"), .embedInCode("Console/icon.svg"),
+            .embedInCode("Console/dom.js"), .embedInCode("Console/app.js"), .embedInCode("Console/runs.js"),
+            .embedInCode("Console/dead-letters.js"), .embedInCode("Console/workers.js"), .embedInCode("Console/charts.js"),
         ]),
 
         // Composition root: configuration, embedded PostgreSQL, benchmark, CLI commands.

@@ -86,3 +86,4 @@ for p in json.load(urllib.request.urlopen(request)):
     print(f"  #{p['number']} {p['title']} ({p['head']['ref']} -> {p['base']['ref']}) {p['html_url']}")
 PY
 echo "branch on the remote: $(git --git-dir "$remote" log -1 --format='%h %s' baton/001-photo-albums)"
+echo "see it in the console: make console, then open http://127.0.0.1:8080/ (docs/console.md)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster: `scripts/pg.sh start DIR` prints a DATABASE_URL; `scripts/pg.sh stop DIR`.
 # The server refuses to run as root, so as root the cluster belongs to the `postgres` user.
+# PG_SETTINGS adds server settings to the start command (e.g. "-c shared_preload_libraries=pg_stat_statements").
 set -euo pipefail
 cmd=$1; dir=$2
 bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
@@ -15,7 +16,7 @@ case "$cmd" in
     fi
     # Durable commits stay on (synchronous_commit, fsync): benchmarks measure the real thing.
     as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-p $port -k $dir -c listen_addresses='' -c max_connections=1000 -c shared_buffers=256MB -c synchronous_commit=on -c fsync=on" start >/dev/null
+      -o "-p $port -k $dir -c listen_addresses='' -c max_connections=1000 -c shared_buffers=256MB -c synchronous_commit=on -c fsync=on ${PG_SETTINGS:-}" start >/dev/null
     as_owner "$bindir/psql" -h "$dir" -p "$port" -U postgres -d postgres -qtAc "CREATE DATABASE baton" >/dev/null 2>&1 || true
     echo "postgresql://postgres@/baton?host=$dir&port=$port"
     ;;

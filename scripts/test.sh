@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what it needs, starts a throwaway PostgreSQL cluster
-# (unless DATABASE_URL is given), runs `swift test` and the API fuzz pass, and stops the cluster even when tests fail.
+# (unless DATABASE_URL is given), runs `swift test`, the API fuzz pass and the console's browser suite, and stops the cluster even when tests fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -20,3 +20,5 @@ timeout --kill-after=30 1800 swift test --skip-build "$@"
 timeout --kill-after=30 420 scripts/soak.sh --skip-build --runs 200 --kill-for 30
 # The API fuzz pass (schemathesis against docs/openapi.yaml; about 15 s once installed). See docs/api.md.
 timeout --kill-after=30 600 scripts/fuzz-api.sh --skip-build
+# The console in headless Chromium (installs chromium, chromium-driver and selenium; about 2 min). See docs/console.md.
+timeout --kill-after=30 900 scripts/console-test.sh --skip-build

@@ -63,6 +63,7 @@ public final class APIServer: Service, Sendable {
             maxArtifactBytes: configuration.maxArtifactBytes)
         let router = Router(context: APIContext.self)
         Telemetry.bootstrap()
+        router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: MetricsMiddleware(logger: logger))
         router.add(middleware: ErrorMiddleware(logger: logger))
         let table = RouteTable(router: router, authenticator: Authenticator(tokens: services.tokens))
@@ -74,6 +75,8 @@ public final class APIServer: Service, Sendable {
         DeadLettersController(services: services).register(in: table)
         TokensController(services: services).register(in: table)
         WorkerController(services: services).register(in: table)
+        StatsController(services: services).register(in: table)
+        ConsoleController().register(on: router)
         routes = table.routes
         let port = self.port
         application = Application(

@@ -71,6 +71,11 @@ struct RunsController: Sendable {
         }
         filter.workflow = query.get("workflow")
         filter.repository = query.get("repository")
+        filter.featureKey = query.get("featureKey")
+        if let text = query.get("q"), !text.isEmpty {
+            try Validate.text(text, field: "q", max: 200)
+            filter.text = text
+        }
         filter.limit = try Validate.limit(query.get("limit"), default: 50, max: 200)
         if let cursor = query.get("cursor") { filter.after = try Cursor.decodeRun(cursor) }
         let page = try await services.queries.list(filter)

@@ -11,10 +11,18 @@ public enum BuiltinHandlers {
         registry.register("block", Block())
     }
 
-    /// Succeeds at once; its output echoes the step and attempt.
+    /// Succeeds at once; its output echoes the attempt and stamps, in wall-clock microseconds, when the handler was
+    /// called and when it returned (`baton bench` measures handler-to-handler handoff from them, across processes).
     struct Noop: StepHandler {
         func run(_ context: StepContext) async throws -> StepOutput {
-            StepOutput(json: #"{"attempt":\#(context.attempt)}"#)
+            let calledAt = Self.wallClockMicros()
+            return StepOutput(json: #"{"attempt":\#(context.attempt),"calledAt":\#(calledAt),"returnedAt":\#(Self.wallClockMicros())}"#)
+        }
+
+        static func wallClockMicros() -> Int64 {
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000
         }
     }
 

@@ -73,14 +73,20 @@ public struct RunFilter: Sendable {
     public var status: RunStatus?
     public var workflow: String?
     public var repository: String?
+    public var featureKey: String?
+    /// Case-insensitive substring of the run's id, repository, feature key, branch or error message.
+    public var text: String?
     public var limit: Int
     /// The last run of the previous page: the page continues after it (newest first).
     public var after: UUID?
 
-    public init(status: RunStatus? = nil, workflow: String? = nil, repository: String? = nil, limit: Int = 50, after: UUID? = nil) {
+    public init(status: RunStatus? = nil, workflow: String? = nil, repository: String? = nil, featureKey: String? = nil, text: String? = nil,
+                limit: Int = 50, after: UUID? = nil) {
         self.status = status
         self.workflow = workflow
         self.repository = repository
+        self.featureKey = featureKey
+        self.text = text
         self.limit = limit
         self.after = after
     }
@@ -101,6 +107,9 @@ public final class RunQueries: Sendable {
                 WHERE (\(filter.status?.rawValue)::text IS NULL OR r.status = \(filter.status?.rawValue))
                   AND (\(filter.workflow)::text IS NULL OR r.workflow = \(filter.workflow))
                   AND (\(filter.repository)::text IS NULL OR r.repository = \(filter.repository))
+                  AND (\(filter.featureKey)::text IS NULL OR r.feature_key = \(filter.featureKey))
+                  AND (\(filter.text)::text IS NULL OR strpos(lower(concat_ws(' ', r.id::text, r.repository, r.feature_key, r.annotations->>'branch', r.error_code,
+                       r.error_message)), lower(\(filter.text))) > 0)
                   AND (\(filter.after)::uuid IS NULL OR (r.created_at, r.id) < (SELECT c.created_at, c.id FROM baton.runs c WHERE c.id = \(filter.after)))
                 ORDER BY r.created_at DESC, r.id DESC
                 LIMIT \(limit + 1)
