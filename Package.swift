@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // C libraries, through pkg-config, with the Debian package that provides each.
@@ -37,6 +39,13 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
 
+        // Metric definitions with a tiny call API (swift-metrics), and the Prometheus registry that /metrics
+        // renders. No I/O of its own.
+        .target(name: "BatonTelemetry", dependencies: [
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+
         // Schema, migrations, queue and run SQL.
         .target(name: "BatonStore", dependencies: [
             "BatonCore", "PQ",
@@ -45,7 +54,7 @@ let package = Package(
 
         // Worker loop, leases, heartbeats, reaper, chain advancement, handler registry.
         .target(name: "BatonEngine", dependencies: [
-            "BatonCore", "BatonStore",
+            "BatonCore", "BatonStore", "BatonTelemetry",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
@@ -65,7 +74,7 @@ let package = Package(
 
         // HTTP API: Hummingbird routes, auth, DTOs, error mapping. HTTP types stop here.
         .target(name: "BatonAPI", dependencies: [
-            "BatonCore", "BatonStore",
+            "BatonCore", "BatonStore", "BatonTelemetry",
             "PQ",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -81,7 +90,8 @@ let package = Package(
 
         // Composition root: configuration, embedded PostgreSQL, benchmark, CLI commands.
         .target(name: "BatonApp", dependencies: [
-            "BatonCore", "BatonStore", "BatonEngine", "BatonAPI", "BatonRemote", "PQ", "SpecWorkflow", "HTTPClient",
+            "BatonCore", "BatonStore", "BatonEngine", "BatonAPI", "BatonRemote", "PQ", "SpecWorkflow", "HTTPClient", "BatonTelemetry",
+            .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -98,7 +108,7 @@ let package = Package(
             "SpecWorkflow", "BatonCore", "BatonStore", "BatonEngine", "Git", "HTTPClient", "BatonTestSupport", "BatonAPI",
         ]),
         .testTarget(name: "BatonAPITests", dependencies: [
-            "BatonAPI", "BatonStore", "BatonCore", "BatonEngine", "BatonRemote", "HTTPClient", "PQ", "BatonTestSupport", .product(name: "Yams", package: "Yams"),
+            "BatonAPI", "BatonTelemetry", "BatonStore", "BatonCore", "BatonEngine", "BatonRemote", "HTTPClient", "PQ", "BatonTestSupport", .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "BatonEngineTests", dependencies: ["BatonEngine", "BatonStore", "BatonCore", "BatonApp", "PQ", "BatonTestSupport"]),

@@ -11,6 +11,8 @@ if [ -z "${DATABASE_URL:-}" ]; then
   export DATABASE_URL=$(scripts/pg.sh start "$cluster")
 fi
 swift build --build-tests "$@"
+# deploy/: systemd-analyze verify on the units, hadolint on the Containerfile (docs/operations.md, "Install").
+scripts/verify-deploy.sh
 # A hung test must not eat CI's whole budget.
 timeout --kill-after=30 1800 swift test --skip-build "$@"
 # The crash soak, short version (200 runs, 30 s of SIGKILLs; about a minute): nothing lost, nothing recorded twice,

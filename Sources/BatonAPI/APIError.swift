@@ -78,14 +78,14 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 // Data exceptions come from values a client sent that slipped past validation.
                 return APIError(.badRequest, "invalid_request", "a value in the request was not accepted (\(failure.sqlState ?? ""))").response()
             case .unavailable:
-                logger.error("database unavailable", metadata: ["error": "\(failure)", "baton.http.path": "\(context.endpointPath ?? "")"])
+                logger.error("database unavailable", metadata: ["baton.error.message": "\(failure)", "baton.http.path": "\(context.endpointPath ?? "")"])
                 return APIError(.serviceUnavailable, "database_unavailable", "the database is not reachable; try again shortly").response()
             case .other:
-                logger.error("request failed", metadata: ["error": "\(failure)", "baton.http.path": "\(context.endpointPath ?? "")"])
+                logger.error("request failed", metadata: ["baton.error.message": "\(failure)", "baton.http.path": "\(context.endpointPath ?? "")"])
                 return APIError(.internalServerError, "internal", "internal error; the server log has the details").response()
             }
         } catch {
-            logger.error("request failed", metadata: ["error": "\(error)", "baton.http.path": "\(context.endpointPath ?? "")"])
+            logger.error("request failed", metadata: ["baton.error.message": "\(error)", "baton.http.path": "\(context.endpointPath ?? "")"])
             return APIError(.internalServerError, "internal", "internal error; the server log has the details").response()
         }
     }

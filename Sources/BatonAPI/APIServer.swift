@@ -1,5 +1,6 @@
 import BatonCore
 import BatonStore
+import BatonTelemetry
 import Foundation
 import Hummingbird
 import Logging
@@ -61,8 +62,9 @@ public final class APIServer: Service, Sendable {
             workers: WorkerStore(pool: pool), stats: StatsStore(pool: pool), events: watcher, metrics: APIMetrics(), artifactsRoot: configuration.artifactsRoot.standardizedFileURL,
             maxArtifactBytes: configuration.maxArtifactBytes)
         let router = Router(context: APIContext.self)
+        Telemetry.bootstrap()
         router.add(middleware: SecurityHeadersMiddleware())
-        router.add(middleware: MetricsMiddleware(metrics: services.metrics))
+        router.add(middleware: MetricsMiddleware(logger: logger))
         router.add(middleware: ErrorMiddleware(logger: logger))
         let table = RouteTable(router: router, authenticator: Authenticator(tokens: services.tokens))
         HealthController(services: services).register(in: table)

@@ -52,7 +52,7 @@ public final class EventWatcher: Service, @unchecked Sendable {
                     woken.forEach { $0.signal() }
                 }
             } catch {
-                logger.warning("event watcher could not read events; retrying", metadata: ["error": "\(error)"])
+                logger.warning("event watcher could not read events; retrying", metadata: ["baton.error.message": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
             }
             let active = lock.withLock { !tickets.isEmpty }

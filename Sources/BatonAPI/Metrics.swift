@@ -1,18 +1,13 @@
 import BatonStore
+import BatonTelemetry
 import Foundation
 import Hummingbird
+import Logging
 
-/// Prometheus metrics: request counts by route and status kept in this process; queue, run, step and
-/// dead-letter figures read from the database when scraped.
-final class APIMetrics: @unchecked Sendable {
-    private let lock = NSLock()
-    private var requests: [String: Int] = [:]
-
-    func count(method: String, route: String, status: Int) {
-        let key = "method=\"\(method)\",route=\"\(escape(route))\",status=\"\(status)\""
-        lock.withLock { requests[key, default: 0] += 1 }
-    }
-
+/// Prometheus metrics: the in-process series of swift-metrics (request durations and counts, and in `baton up`
+/// the engine's claim, completion and handler figures; BatonTelemetry) rendered together with the queue, run,
+/// step and dead-letter figures read from the database when scraped. Reading them writes nothing.
+struct APIMetrics: Sendable {
     func render(_ stats: QueueStats) -> String {
         var lines: [String] = []
         func family(_ name: String, _ type: String, _ help: String) {
@@ -41,11 +36,7 @@ final class APIMetrics: @unchecked Sendable {
             lines.append("baton_step_duration_seconds_sum{step=\"\(step)\"} \(histogram.sum)")
             lines.append("baton_step_duration_seconds_count{step=\"\(step)\"} \(histogram.count)")
         }
-        family("baton_api_requests_total", "counter", "API requests by method, route template and status.")
-        for (labels, count) in lock.withLock({ requests }).sorted(by: { $0.key < $1.key }) {
-            lines.append("baton_api_requests_total{\(labels)} \(count)")
-        }
-        return lines.joined(separator: "\n") + "\n"
+        return lines.joined(separator: "\n") + "\n" + Telemetry.renderPrometheus()
     }
 
     private func escape(_ value: String) -> String {
@@ -53,13 +44,24 @@ final class APIMetrics: @unchecked Sendable {
     }
 }
 
-/// Counts every answered request by its route template (not its concrete path) and status.
+/// Times and counts every answered request by its route template (not its concrete path) and status, and writes
+/// the access log: one line per request at `info` (`debug` for the probes `/healthz`, `/readyz`, `/metrics`), with
+/// method, route, path, status and duration. Never the query string or headers (they may carry tokens).
 struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
-    let metrics: APIMetrics
+    let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
         let response = try await next(request, context)
-        metrics.count(method: request.method.rawValue, route: context.endpointPath ?? "unmatched", status: response.status.code)
+        let took = ContinuousClock.now - start
+        let route = context.endpointPath ?? "unmatched"
+        APIRequestMetrics.answered(method: request.method.rawValue, route: route, status: response.status.code, took: took)
+        let probe = ["/healthz", "/readyz", "/metrics"].contains(request.uri.path)
+        logger.log(level: probe ? .debug : .info, "request", metadata: [
+            "baton.http.method": "\(request.method.rawValue)", "baton.http.route": "\(route)", "baton.http.path": "\(request.uri.path)",
+            "baton.http.status": "\(response.status.code)",
+            "baton.http.duration_ms": "\(String(format: "%.1f", Double(took.components.attoseconds) / 1e15 + Double(took.components.seconds) * 1000))",
+        ])
         return response
     }
 }

@@ -9,23 +9,13 @@ struct ClientOptions: ParsableArguments {
     @Flag(help: "Print the API's JSON instead of a table.") var json = false
 
     func client() throws -> APIClient {
-        let env = ProcessInfo.processInfo.environment
+        let env = AppEnvironment.current
         guard let secret = token ?? env["BATON_TOKEN"], !secret.isEmpty else {
-            throw ClientFailure(exitCode: ClientExit.auth, message: "no API token: set BATON_TOKEN (see `baton tokens create`)")
+            throw ClientFailure(exitCode: ExitCodes.noToken, message: "no API token: set BATON_TOKEN (see `baton tokens create`)")
         }
         let base = (url ?? env["BATON_URL"] ?? "http://127.0.0.1:8080").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         return APIClient(base: base, token: secret)
     }
-}
-
-/// Exit codes scripts can rely on.
-enum ClientExit {
-    static let runNotSucceeded: Int32 = 1
-    static let badRequest: Int32 = 3
-    static let auth: Int32 = 4
-    static let notFound: Int32 = 5
-    static let conflict: Int32 = 6
-    static let unavailable: Int32 = 7
 }
 
 /// A failed call: the API's error message, and the exit code for its kind.
@@ -54,18 +44,20 @@ struct APIClient: Sendable {
         do {
             response = try await http.send(HTTPRequest(method: method, url: base + path, headers: all, body: data, timeout: timeout))
         } catch {
-            throw ClientFailure(exitCode: ClientExit.unavailable, message: "cannot reach the Baton API at \(base): \(error)")
+            throw ClientFailure(exitCode: ExitCodes.unavailable, message: "cannot reach the Baton API at \(base): \(error)")
         }
         let object = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any] ?? [:]
         guard (200..<300).contains(response.status) else {
             let error = object["error"] as? [String: Any] ?? [:]
             let message = "\(response.status) \(error["code"] as? String ?? "error"): \(error["message"] as? String ?? String(decoding: response.body.prefix(200), as: UTF8.self))"
             let code: Int32 = switch response.status {
-            case 401, 403: ClientExit.auth
-            case 404: ClientExit.notFound
-            case 409: ClientExit.conflict
-            case 400, 413, 422: ClientExit.badRequest
-            default: ClientExit.unavailable
+            case 401: ExitCodes.unauthorized
+            case 403: ExitCodes.forbidden
+            case 429: ExitCodes.rateLimited
+            case 404: ExitCodes.notFound
+            case 409: ExitCodes.conflict
+            case 400, 413, 422: ExitCodes.badRequest
+            default: ExitCodes.unavailable
             }
             throw ClientFailure(exitCode: code, message: message)
         }
@@ -97,4 +89,16 @@ func cell(_ value: Any?) -> String {
     case nil, is NSNull: return "-"
     default: return "\(value!)"
     }
+}
+
+/// One JSON value on one line (JSONL: `runs events --json`, `migrate --status --json`).
+func printJSONLine(_ value: Any) {
+    if let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes]) {
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// Progress bars and other redrawn lines go to stderr only when it is a terminal: in logs and pipes they are noise.
+enum Terminal {
+    static var stderrIsInteractive: Bool { isatty(STDERR_FILENO) == 1 }
 }

@@ -19,8 +19,9 @@ public struct AppContext: Sendable {
 
     /// Connects (starting the embedded database when `databaseURL` is nil), loads workflows and applies
     /// pending migrations.
+    /// `requireCurrent: false` (for `migrate --status`) opens a database with pending migrations without applying them.
     public static func make(databaseURL: String?, workflowsDirectory: String, poolSize: Int = 4, migrate: Bool = true,
-                            logger: Logger = Logger(label: "baton")) async throws -> AppContext {
+                            requireCurrent: Bool = true, logger: Logger = Logger(label: "baton")) async throws -> AppContext {
         let (handlers, spec) = makeHandlers()
         let workflows = try WorkflowLoader.loadDirectory(URL(fileURLWithPath: workflowsDirectory), knownHandlers: handlers.names)
         let url = try databaseURL ?? EmbeddedPostgres(directory: DataFolders.resolve().postgres).start()
@@ -28,8 +29,8 @@ public struct AppContext: Sendable {
         if migrate {
             let applied = try await Migrator.migrate(pool)
             if !applied.isEmpty { logger.info("applied migrations", metadata: ["baton.migrations": "\(applied)"]) }
-        } else if try await !Migrator.status(pool).isCurrent {
-            throw ValidationFailure("the database has pending migrations; run `baton migrate` first")
+        } else if requireCurrent, try await !Migrator.status(pool).isCurrent {
+            throw ConfigurationFailure("the database has pending migrations; run `baton migrate` first")
         }
         return AppContext(databaseURL: url, pool: pool, queue: QueueStore(pool: pool), runs: RunStore(pool: pool),
                           workflows: workflows, handlers: handlers, spec: spec, logger: logger)

@@ -10,7 +10,7 @@ struct DLQCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Dead letters, oldest first.")
         @OptionGroup var client: ClientOptions
-        @Option(help: "new|manual_replay|discarded") var status: String?
+        @Option(help: "new|manual_replay|discarded", completion: .list(Completions.triageStatuses)) var status: String?
         @Option var run: String?
         @Option var step: String?
         @Option var errorCode: String?
@@ -34,7 +34,7 @@ struct DLQCommand: AsyncParsableCommand {
     struct Triage: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Set dead letters' triage status.")
         @OptionGroup var client: ClientOptions
-        @Argument(help: "new|manual_replay|discarded") var status: String
+        @Argument(help: "new|manual_replay|discarded", completion: .list(Completions.triageStatuses)) var status: String
         @Argument(help: "Dead-letter ids.") var ids: [Int]
         @Option(help: "Why.") var notes: String?
 
@@ -90,6 +90,7 @@ struct DLQCommand: AsyncParsableCommand {
         }
 
         func progress(_ done: Int, of total: Int) {
+            guard Terminal.stderrIsInteractive, !client.json else { return }
             let width = 30
             let filled = total == 0 ? width : done * width / total
             FileHandle.standardError.write(Data("\r[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/\(total)\(done == total ? "\n" : "")".utf8))

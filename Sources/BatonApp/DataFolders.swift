@@ -13,6 +13,9 @@ public struct DataFolders: Sendable, Equatable {
     public var artifacts: URL
     /// The embedded PostgreSQL cluster (used when no database URL is given).
     public var postgres: URL
+    /// Workflow definitions: `--workflows`, `BATON_WORKFLOWS`, else `<data>/workflows` when `BATON_DATA_DIR` is
+    /// set, else `./workflows`.
+    public var workflows: URL
     /// The spec workflow's bare repository caches (`repos/<owner>/<name>.git`) and run checkouts
     /// (`worktrees/<run id>`) live under `data`; SpecWorkflow derives them from it.
     public var repositories: URL { data.appendingPathComponent("repos", isDirectory: true) }
@@ -20,8 +23,8 @@ public struct DataFolders: Sendable, Equatable {
 
     /// Resolves every folder. `artifactsFlag` is `--artifacts` of `serve`/`up` (relative to the working
     /// directory, as flags are).
-    public static func resolve(artifactsFlag: String? = nil,
-                               environment: [String: String] = ProcessInfo.processInfo.environment,
+    public static func resolve(artifactsFlag: String? = nil, workflowsFlag: String? = nil,
+                               environment: [String: String] = AppEnvironment.current,
                                workingDirectory: String = FileManager.default.currentDirectoryPath) -> DataFolders {
         func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
         let cwd = URL(fileURLWithPath: workingDirectory, isDirectory: true)
@@ -37,6 +40,9 @@ public struct DataFolders: Sendable, Equatable {
             ?? data.appendingPathComponent("artifacts", isDirectory: true)
         let postgres = value("BATON_POSTGRES_DIR").map { folder($0, relativeTo: base) }
             ?? data.appendingPathComponent("postgres", isDirectory: true)
-        return DataFolders(data: data, artifacts: artifacts, postgres: postgres)
+        let workflows = workflowsFlag.map { folder($0, relativeTo: cwd) }
+            ?? value("BATON_WORKFLOWS").map { folder($0, relativeTo: base) }
+            ?? folder("workflows", relativeTo: base)
+        return DataFolders(data: data, artifacts: artifacts, postgres: postgres, workflows: workflows)
     }
 }

@@ -8,26 +8,34 @@ import SpecWorkflow
 
 /// Preflight options shared by `baton preflight`, `baton worker` and `baton up`.
 struct PreflightOptions: ParsableArguments {
-    @Option(name: .customLong("preflight-timeout"), help: "Seconds each preflight check may take before it counts as failed.")
-    var timeout: Double = 10
-    @Option(name: .customLong("preflight-interval"), help: "Seconds between preflight runs of a worker (its results are cached this long).")
-    var interval: Double = 300
+    @Option(name: .customLong("preflight-timeout"), help: "Seconds each preflight check may take before it counts as failed (env BATON_PREFLIGHT_TIMEOUT; default 10).")
+    var timeout: Double?
+    @Option(name: .customLong("preflight-interval"), help: "Seconds between preflight runs of a worker; results are cached this long (env BATON_PREFLIGHT_INTERVAL; default 300).")
+    var interval: Double?
+
+    func resolvedTimeout(_ env: [String: String] = AppEnvironment.current) throws -> Double {
+        try timeout ?? env.number("BATON_PREFLIGHT_TIMEOUT") ?? 10
+    }
+
+    func resolvedInterval(_ env: [String: String] = AppEnvironment.current) throws -> Double {
+        try interval ?? env.number("BATON_PREFLIGHT_INTERVAL") ?? 300
+    }
 }
 
 /// What a worker checks before it takes work: the spec workflow's checks plus the database's.
 enum WorkerPreflight {
     /// Without a database URL (a remote worker), no database check.
     static func make(spec: SpecConfiguration, databaseURL: String?, offered: [String], options: PreflightOptions,
-                     env: [String: String] = ProcessInfo.processInfo.environment) -> Preflight {
+                     env: [String: String] = AppEnvironment.current) throws -> Preflight {
         let settings = SpecSettings.preflight(env)
         let checks = (databaseURL.map { [database($0)] } ?? [])
             + SpecPreflight(configuration: spec, specifyCommand: settings.specify, repositories: settings.repositories?.exact ?? []).checks
-        return Preflight(checks: checks, offered: offered, timeout: .milliseconds(Int64(options.timeout * 1000)),
-                         ttl: .milliseconds(Int64(max(options.interval, 1) * 1000)))
+        return Preflight(checks: checks, offered: offered, timeout: .milliseconds(Int64(try options.resolvedTimeout(env) * 1000)),
+                         ttl: .milliseconds(Int64(max(try options.resolvedInterval(env), 1) * 1000)))
     }
 
     /// The repositories this deployment allows (BATON_REPOSITORIES), for the legitimacy check.
-    static func legitimacy(_ preflight: Preflight?, env: [String: String] = ProcessInfo.processInfo.environment) -> Legitimacy {
+    static func legitimacy(_ preflight: Preflight?, env: [String: String] = AppEnvironment.current) -> Legitimacy {
         Legitimacy(repositories: SpecSettings.preflight(env).repositories, preflight: preflight)
     }
 
@@ -98,13 +106,13 @@ struct PreflightCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON instead of a table.") var json = false
 
     func run() async throws {
-        let env = ProcessInfo.processInfo.environment
+        let env = AppEnvironment.current
         let offered = Capabilities.parse(capabilities ?? env["BATON_CAPABILITIES"])
         let url = try global.resolvedDatabaseURL
             ?? EmbeddedPostgres(directory: DataFolders.resolve().postgres).start()
-        let report = await WorkerPreflight.make(spec: SpecSettings.fromEnvironment(), databaseURL: url, offered: offered, options: preflight).refresh()
+        let report = try await WorkerPreflight.make(spec: SpecSettings.fromEnvironment(), databaseURL: url, offered: offered, options: preflight).refresh()
         print(json ? try WorkerPreflight.json(report) : WorkerPreflight.table(report))
-        if !report.failed.isEmpty { throw ExitCode(1) }
+        if !report.failed.isEmpty { throw ExitCode(ExitCodes.notSucceeded) }
     }
 }
 

@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// preflight results, its status and its artifact files go to the server too.
 enum RemoteWorkerRunner {
     static func run(server: String, configuration: WorkerConfiguration, legitimacy: Legitimacy, logger: Logger) async throws {
-        guard let token = ProcessInfo.processInfo.environment["BATON_WORKER_TOKEN"], !token.isEmpty else {
+        guard let token = AppEnvironment.current["BATON_WORKER_TOKEN"], !token.isEmpty else {
             throw ValidationFailure("--server needs a worker token in BATON_WORKER_TOKEN (make one with `baton tokens create NAME --role worker`)")
         }
         var configuration = configuration

@@ -5,8 +5,8 @@ import Foundation
 /// `baton runs create|list|show|retry|cancel`: the API client for runs.
 struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "runs", abstract: "Create, list, show, retry and cancel runs through the API (BATON_URL, BATON_TOKEN).",
-        subcommands: [Create.self, List.self, Show.self, Retry.self, Cancel.self])
+        commandName: "runs", abstract: "Create, list, show, follow, retry and cancel runs through the API (BATON_URL, BATON_TOKEN).",
+        subcommands: [Create.self, List.self, Show.self, Events.self, Retry.self, Cancel.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start a run; prints its id.")
@@ -16,20 +16,21 @@ struct RunsCommand: AsyncParsableCommand {
         @Option(help: "Spec Kit feature key.") var featureKey: String
         @Option(help: "Branch to start from.") var baseBranch: String?
         @Option(help: "0 (most urgent) ... 9.") var priority: Int?
-        @Option(help: "More run input, a JSON object.") var inputs: String?
+        @Option(help: "More run input, a JSON object (as `baton enqueue --input`).") var input: String?
+        @Option(name: .customLong("inputs"), help: .hidden) var legacyInputs: String?
         @Option(help: "Idempotency key: a repeat returns the first run.") var idempotencyKey: String?
 
         func run() async throws {
             try await runClient {
                 if let problem = FeatureKey.problem(featureKey) {
-                    throw ClientFailure(exitCode: ClientExit.badRequest, message: "--feature-key \(problem)")
+                    throw ClientFailure(exitCode: ExitCodes.badRequest, message: "--feature-key \(problem)")
                 }
                 var body: [String: Any] = ["workflow": workflow, "repository": repository, "featureKey": featureKey]
                 body["baseBranch"] = baseBranch
                 body["priority"] = priority
-                if let inputs {
+                if let inputs = input ?? legacyInputs {
                     guard let object = try? JSONSerialization.jsonObject(with: Data(inputs.utf8)) as? [String: Any] else {
-                        throw ClientFailure(exitCode: ClientExit.badRequest, message: "--inputs must be a JSON object")
+                        throw ValidationError("--input must be a JSON object, e.g. '{\"sleepMs\": 10}'")
                     }
                     body["inputs"] = object
                 }
@@ -43,7 +44,7 @@ struct RunsCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Runs, newest first.")
         @OptionGroup var client: ClientOptions
-        @Option(help: "queued|running|succeeded|failed|blocked|cancelled") var status: String?
+        @Option(help: "queued|running|succeeded|failed|blocked|cancelled", completion: .list(Completions.runStatuses)) var status: String?
         @Option var workflow: String?
         @Option var repository: String?
         @Option(help: "Runs per page.") var limit: Int = 50
@@ -94,7 +95,8 @@ struct RunsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Retry a failed, blocked or cancelled run.")
         @OptionGroup var client: ClientOptions
         @Argument(help: "Run id.") var run: String
-        @Option(help: "resume_failed (from the step that failed, same input) or restart (from the first step).") var mode: String = "resume_failed"
+        @Option(help: "resume_failed (from the step that failed, same input) or restart (from the first step).",
+                completion: .list(Completions.retryModes)) var mode: String = "resume_failed"
         @Option(help: "Why; recorded in the run's events.") var notes: String?
 
         func run() async throws {
@@ -123,10 +125,26 @@ struct RunsCommand: AsyncParsableCommand {
     }
 }
 
-/// `baton events RUN [--follow]`: prints a run's events; with --follow, until the run ends.
+extension RunsCommand {
+    /// `baton runs events RUN [--follow]`: prints a run's events; with --follow, until the run ends.
+    struct Events: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "events", abstract: "Print a run's events (--json: one object per line); --follow streams them until the run ends (exit 1 unless it succeeded).")
+        @OptionGroup var options: EventsOptions
+
+        func run() async throws { try await options.run() }
+    }
+}
+
+/// `baton events`: the old spelling of `baton runs events`, kept working and hidden from help.
 struct EventsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "events", abstract: "Print a run's events; --follow streams them until the run ends (exit 1 unless it succeeded).")
+    static let configuration = CommandConfiguration(commandName: "events", abstract: "Same as `baton runs events`.", shouldDisplay: false)
+    @OptionGroup var options: EventsOptions
+
+    func run() async throws { try await options.run() }
+}
+
+struct EventsOptions: ParsableArguments {
     @OptionGroup var client: ClientOptions
     @Argument(help: "Run id.") var run: String
     @Flag(help: "Keep printing new events until the run finishes.") var follow = false
@@ -141,7 +159,7 @@ struct EventsCommand: AsyncParsableCommand {
                                               timeout: .seconds(40))
                 let events = page["events"] as? [[String: Any]] ?? []
                 for event in events {
-                    if client.json { printJSON(event) } else {
+                    if client.json { printJSONLine(event) } else {
                         print("\(cell(event["createdAt"]))  \(cell(event["level"]).padding(toLength: 7, withPad: " ", startingAt: 0)) \(cell(event["kind"])): \(cell(event["message"]))")
                     }
                 }
@@ -150,7 +168,7 @@ struct EventsCommand: AsyncParsableCommand {
                 if events.isEmpty || events.contains(where: { ["run_succeeded", "run_failed", "run_cancelled"].contains($0["kind"] as? String) }) {
                     let status = try await api.call("GET", "/api/v1/runs/\(run.urlPathSegment)")["status"] as? String ?? ""
                     if ["succeeded", "failed", "cancelled", "blocked"].contains(status) {
-                        if status != "succeeded" { throw ClientFailure(exitCode: ClientExit.runNotSucceeded, message: "run \(run) \(status)") }
+                        if status != "succeeded" { throw ClientFailure(exitCode: ExitCodes.notSucceeded, message: "run \(run) \(status)") }
                         return
                     }
                 }

@@ -14,13 +14,13 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Largest artifact file a remote worker may upload, in bytes (env BATON_MAX_ARTIFACT_BYTES; default 268435456).")
     var maxArtifactBytes: Int64?
 
-    func configuration() -> APIConfiguration {
-        let env = ProcessInfo.processInfo.environment
+    func configuration() throws -> APIConfiguration {
+        let env = AppEnvironment.current
         var configuration = APIConfiguration(
-            host: host ?? env["BATON_HOST"] ?? "127.0.0.1",
-            port: port ?? env["BATON_PORT"].flatMap(Int.init) ?? 8080,
+            host: host ?? env.setting("BATON_HOST") ?? "127.0.0.1",
+            port: try port ?? env.number("BATON_PORT") ?? 8080,
             artifactsRoot: DataFolders.resolve(artifactsFlag: artifacts, environment: env).artifacts)
-        if let limit = (maxArtifactBytes ?? env["BATON_MAX_ARTIFACT_BYTES"].flatMap { Int64($0) }), limit > 0 {
+        if let limit = try maxArtifactBytes ?? env.number("BATON_MAX_ARTIFACT_BYTES", as: Int64.self), limit > 0 {
             configuration.maxArtifactBytes = limit
         }
         return configuration
@@ -34,12 +34,13 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try await global.context(poolSize: 8)
-        let api = APIServer(pool: context.pool, queue: context.queue, workflows: context.workflows, configuration: server.configuration(),
+        let api = APIServer(pool: context.pool, queue: context.queue, workflows: context.workflows, configuration: try server.configuration(),
                             logger: context.logger)
         try await announce(api, context: context)
         // Remote workers cannot rescue (no database access): the server returns their expired leases to the queue.
         let rescue = RescueService(source: context.queue, queues: Array(Set(context.workflows.values.map(\.queue))).sorted(), logger: context.logger)
-        let group = ServiceGroup(configuration: .init(services: [.init(service: api), .init(service: rescue)],
+        let folder = CounterFolder(stats: StatsStore(pool: context.pool), logger: context.logger)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: api), .init(service: rescue), .init(service: folder)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: context.logger))
         try await group.run()
     }
@@ -77,28 +78,30 @@ struct UpCommand: AsyncParsableCommand {
     @OptionGroup var preflight: PreflightOptions
 
     func run() async throws {
-        let env = ProcessInfo.processInfo.environment
+        let env = AppEnvironment.current
         let context = try await global.context(poolSize: 10)
-        let queueNames = (queues ?? env["BATON_QUEUE"]).map { $0.split(separator: ",").map(String.init) }
+        let queueNames = (queues ?? env.setting("BATON_QUEUE")).map { $0.split(separator: ",").map(String.init) }
             ?? Array(Set(context.workflows.values.map(\.queue))).sorted()
         let caps = Capabilities.parse(capabilities ?? env["BATON_CAPABILITIES"])
-        let checks = WorkerPreflight.make(spec: context.spec, databaseURL: context.databaseURL, offered: caps, options: preflight)
+        let checks = try WorkerPreflight.make(spec: context.spec, databaseURL: context.databaseURL, offered: caps, options: preflight)
         let legitimacy = WorkerPreflight.legitimacy(checks)
+        let slots = try concurrency ?? env.number("BATON_CONCURRENCY") ?? ProcessInfo.processInfo.activeProcessorCount
         let workers = (queueNames.isEmpty ? ["default"] : queueNames).map { queue in
             Worker(configuration: WorkerConfiguration(
                        id: WorkerConfiguration.defaultID(), queue: queue, capabilities: caps,
-                       concurrency: concurrency ?? env["BATON_CONCURRENCY"].flatMap(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount),
+                       concurrency: slots),
                    queue: context.queue, runs: context.runs, handlers: context.handlers, legitimacy: legitimacy, logger: context.logger)
         }
         let listener = Listener(conninfo: context.databaseURL, channels: [QueueStore.wakeChannel], logger: context.logger) { _, payload in
             for worker in workers where payload.isEmpty || payload == worker.configuration.queue { worker.wakeUp() }
         }
         defer { listener.stop() }
-        let api = APIServer(pool: context.pool, queue: context.queue, workflows: context.workflows, configuration: server.configuration(),
+        let api = APIServer(pool: context.pool, queue: context.queue, workflows: context.workflows, configuration: try server.configuration(),
                             logger: context.logger)
         try await announce(api, context: context)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: api)] + workers.map { .init(service: $0) },
+            services: [.init(service: api), .init(service: CounterFolder(stats: StatsStore(pool: context.pool), logger: context.logger))]
+                + workers.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint], logger: context.logger))
         try await group.run()
     }

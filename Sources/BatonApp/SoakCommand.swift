@@ -45,6 +45,6 @@ struct SoakCommand: AsyncParsableCommand {
         } else {
             print(report.text)
         }
-        if !report.passed { throw ExitCode(1) }
+        if !report.passed { throw ExitCode(ExitCodes.notSucceeded) }
     }
 }

@@ -5,7 +5,7 @@ import SpecWorkflow
 
 /// The spec workflow's configuration from the environment (documented in docs/configuration.md).
 enum SpecSettings {
-    static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) -> SpecConfiguration {
+    static func fromEnvironment(_ env: [String: String] = AppEnvironment.current) -> SpecConfiguration {
         func value(_ name: String) -> String? { env[name].flatMap { $0.isEmpty ? nil : $0 } }
         let folders = DataFolders.resolve(environment: env)
         var agentEnvironment: [String: String] = [:]
@@ -24,7 +24,7 @@ enum SpecSettings {
 
     /// The Spec Kit CLI to check (BATON_SPECIFY_COMMAND) and the repositories this deployment allows
     /// (BATON_REPOSITORIES: `owner/name` or `owner/*`, comma-separated; unset allows any).
-    static func preflight(_ env: [String: String] = ProcessInfo.processInfo.environment) -> (specify: String, repositories: RepositoryAllowList?) {
+    static func preflight(_ env: [String: String] = AppEnvironment.current) -> (specify: String, repositories: RepositoryAllowList?) {
         let specify = env["BATON_SPECIFY_COMMAND"].flatMap { $0.isEmpty ? nil : $0 } ?? "specify"
         let repositories = env["BATON_REPOSITORIES"].flatMap { $0.isEmpty ? nil : RepositoryAllowList($0.split(separator: ",").map(String.init)) }
         return (specify, repositories)

@@ -12,7 +12,7 @@ struct TokensCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a token and print its secret (shown once).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Token name (unique among live tokens); actions are attributed to token:<name>.") var name: String
-        @Option(help: "viewer|operator|admin|worker") var role: String = "viewer"
+        @Option(help: "viewer|operator|admin|worker", completion: .list(Completions.roles)) var role: String = "viewer"
         @Option(help: "Expire after this many seconds.") var expiresIn: Int?
         @Option(name: .customLong("allow-repositories"), help: "Worker tokens: allowed repositories (comma-separated; default all).") var repositories: String?
         @Option(name: .customLong("allow-workflows"), help: "Worker tokens: allowed workflows (comma-separated; default all).") var workflows: String?
@@ -69,7 +69,7 @@ struct TokensCommand: AsyncParsableCommand {
             let context = try await global.context(poolSize: 1)
             guard let record = try await TokenStore(pool: context.pool).revoke(token) else {
                 FileHandle.standardError.write(Data("baton: no live token with id or name \"\(token)\"\n".utf8))
-                throw ExitCode(4)
+                throw ExitCode(ExitCodes.notFound)
             }
             print("revoked \(record.name) (\(record.id.uuidString.lowercased()))")
         }

@@ -1,4 +1,5 @@
 import BatonStore
+import BatonTelemetry
 import Foundation
 import Logging
 
@@ -81,7 +82,9 @@ final class Completer: @unchecked Sendable {
                 return
             }
             do {
+                let completeStarted = ContinuousClock.now
                 let results = try await queue.complete(batch)
+                EngineMetrics.completed(outcomes: batch.count, since: completeStarted)
                 lock.withLock { onCommitted }?(batch, results)
                 pause = .milliseconds(50)
             } catch {

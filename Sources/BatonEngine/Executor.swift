@@ -1,5 +1,6 @@
 import BatonCore
 import BatonStore
+import BatonTelemetry
 import Foundation
 import Logging
 import Synchronization
@@ -67,6 +68,7 @@ final class Executor: Sendable {
         if let denial = await legitimacy.check(job) {
             result = .failure(denial)
         } else if let handler = handlers[job.handler] {
+            let handlerStarted = EngineMetrics.handlerStarted(queue: configuration.queue)
             let task = Task { try await handler.run(context) }
             held.attach(job.id, task: task)
             let timer = Task { [held] in
@@ -74,6 +76,7 @@ final class Executor: Sendable {
                 held.cancel(job.id, reason: .timeout)
             }
             result = await task.result
+            EngineMetrics.handlerFinished(queue: configuration.queue, step: job.step, result: result, since: handlerStarted)
             timer.cancel()
         } else {
             result = .failure(StepError(code: "unknown_handler", message: "no handler named \"\(job.handler)\" is registered in worker \(configuration.id); register it or fix the workflow", retryable: false))

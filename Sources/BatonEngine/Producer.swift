@@ -1,5 +1,6 @@
 import BatonCore
 import BatonStore
+import BatonTelemetry
 import Logging
 
 /// Claims jobs in batches up to the worker's free slots and hands them to the executor; waits for a wake-up (a
@@ -20,8 +21,10 @@ struct Producer: Sendable {
             var claimedFull = false
             if capacity > 0 {
                 do {
+                    let claimStarted = ContinuousClock.now
                     let jobs = try await source.claim(queue: configuration.queue, workerID: configuration.id, capabilities: state.advertised,
                                                       limit: capacity, lease: configuration.lease, gate: gate)
+                    EngineMetrics.claimed(queue: configuration.queue, jobs: jobs.count, since: claimStarted)
                     pause = .milliseconds(100)
                     executor.start(held.add(jobs))
                     claimedFull = jobs.count == capacity

@@ -41,9 +41,9 @@ public struct RemoteJobSource: JobSource {
                 let reply = try await post("/api/v1/worker/register", body)
                 if reply.status == 200 { return }
                 if reply.status < 500 { throw RemoteError(reply, call: "register") }
-                logger.warning("registering with the server failed; trying again", metadata: ["error": "\(RemoteError(reply, call: "register"))"])
+                logger.warning("registering with the server failed; trying again", metadata: ["baton.error.message": "\(RemoteError(reply, call: "register"))"])
             } catch let error as HTTPError where error.code != 0 {
-                logger.warning("the server is not reachable; trying again", metadata: ["error": "\(error)"])
+                logger.warning("the server is not reachable; trying again", metadata: ["baton.error.message": "\(error)"])
             }
             try await Task.sleep(for: pause)
             pause = min(pause * 2, .seconds(5))
@@ -104,7 +104,7 @@ public struct RemoteJobSource: JobSource {
             guard reply.status < 500 else { throw RemoteError(reply, call: endpoint) }
             if reply.status != 200 && reply.status != 409 {
                 logger.error("the server refused an outcome; the step's lease will expire and be rescued",
-                             metadata: ["baton.job.id": "\(outcome.jobID)", "error": "\(RemoteError(reply, call: endpoint))"])
+                             metadata: ["baton.job.id": "\(outcome.jobID)", "baton.error.message": "\(RemoteError(reply, call: endpoint))"])
             }
             results[outcome.jobID] = CompletionResult(accepted: reply.status == 200, successor: nil)
         }
@@ -135,7 +135,7 @@ public struct RemoteJobSource: JobSource {
                 let reply = try await http.send(request)
                 if reply.status < 500 || attempt == 3 { return try accepted(reply, call: "artifacts/upload") }
             } catch let error as HTTPError where attempt < 3 && error.code != 0 {
-                logger.warning("artifact upload failed; sending it again", metadata: ["baton.artifact.path": "\(artifact.relativePath)", "error": "\(error)"])
+                logger.warning("artifact upload failed; sending it again", metadata: ["baton.artifact.path": "\(artifact.relativePath)", "baton.error.message": "\(error)"])
             }
             try await Task.sleep(for: .milliseconds(200 * attempt))
             attempt += 1

@@ -27,13 +27,18 @@ public final class StatsStore: Sendable {
 
     public init(pool: ConnectionPool) { self.pool = pool }
 
-    /// One consistent snapshot whose cost does not grow with the history: the jobs table (only waiting and
-    /// running work), runs that are queued or running (indexed, as few as the work in flight), and the counters
-    /// of migration 4 — totals, plus the changes recorded since they were last folded (folded here first, so
-    /// those are only what finished since the previous scrape).
+    /// Moves the counters' deltas into their totals (`baton.fold_counters()`, one folder at a time). `serve` calls
+    /// it on a timer (`CounterFolder`), never a scrape: an unauthenticated `GET /metrics` must not write.
+    public func fold() async throws {
+        try await pool.withConnection { connection in _ = try connection.query("SELECT baton.fold_counters()") }
+    }
+
+    /// One consistent, read-only snapshot whose cost does not grow with the history: the jobs table (only waiting
+    /// and running work), runs that are queued or running (indexed, as few as the work in flight), and the
+    /// counters of migration 4 — totals, plus the changes recorded since they were last folded (which `fold()`
+    /// keeps to what finished since its previous run).
     public func snapshot() async throws -> QueueStats {
-        try await pool.withConnection { connection in try connection.query("SELECT baton.fold_counters()") }
-        return try await pool.transaction { connection in
+        try await pool.transaction { connection in
             try connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             var stats = QueueStats()
             var leased = 0

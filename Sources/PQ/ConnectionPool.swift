@@ -104,7 +104,7 @@ public final class ConnectionPool: Sendable {
                     }
                 } catch {
                     connection = nil
-                    logger.warning("postgres connection failed", metadata: ["error": "\(error)"])
+                    logger.warning("postgres connection failed", metadata: ["baton.error.message": "\(error)"])
                     work.run(.failure(error))
                     continue
                 }

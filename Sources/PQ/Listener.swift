@@ -30,7 +30,7 @@ public final class Listener: Sendable {
                         }
                     }
                 } catch {
-                    logger.warning("listener connection lost; reconnecting", metadata: ["error": "\(error)"])
+                    logger.warning("listener connection lost; reconnecting", metadata: ["baton.error.message": "\(error)"])
                     Thread.sleep(forTimeInterval: pause)
                     pause = min(pause * 2, 5)
                 }

@@ -110,14 +110,18 @@ struct StatsStoreTests {
         _ = try await work((0..<5).map { _ in EnqueueRequest(workflow: chain, input: #"{"sleepMs": 20}"#) } + [EnqueueRequest(workflow: doomed)])
         try await pool.withConnection { try $0.query("UPDATE baton.dead_letters SET triage_status = 'discarded' WHERE id = (SELECT min(id) FROM baton.dead_letters)") }
 
-        // While another fold holds the lock, a scrape folds nothing and counts the deltas itself: the same figures.
+        // A scrape never folds (it writes nothing); while another fold holds the lock, a fold does nothing: the
+        // snapshot counts the deltas itself and gives the same figures either way.
         let deltas = { try await pool.withConnection { try $0.query("SELECT count(*) AS n FROM baton.attempt_count_deltas").first!.decode("n", as: Int.self) } }
         let locker = ConnectionPool(conninfo: url, size: 1)
         defer { locker.close() }
         try await locker.withConnection { try $0.query("SELECT pg_advisory_lock(7089074873267828340)") }
+        try await StatsStore(pool: pool).fold()
         let unfolded = try await StatsStore(pool: pool).snapshot()
         #expect(try await deltas() > 0)
         try await locker.withConnection { try $0.query("SELECT pg_advisory_unlock(7089074873267828340)") }
+        #expect(try await deltas() > 0, "a snapshot alone folds nothing")
+        try await StatsStore(pool: pool).fold()
         let stats = try await StatsStore(pool: pool).snapshot()
         #expect(try await deltas() == 0)
         let recount = try await Self.recount(pool)
