@@ -213,7 +213,7 @@ public final class RunQueries: Sendable {
         r.id, r.workflow, r.workflow_version, r.queue, r.repository, r.feature_key, r.status, r.current_step, r.outcome, r.initiator,
         r.last_actor, r.idempotency_key, r.priority, r.input::text AS input, r.output::text AS output, r.error_code, r.error_message,
         r.annotations->>'branch' AS branch, r.annotations->>'pullRequestURL' AS pr_url,
-        (r.annotations->>'pullRequestNumber')::int AS pr_number, r.cancel_requested_at IS NOT NULL AS cancel_requested,
+        CASE WHEN r.annotations->>'pullRequestNumber' ~ '^[0-9]{1,9}$' THEN (r.annotations->>'pullRequestNumber')::int END AS pr_number, r.cancel_requested_at IS NOT NULL AS cancel_requested,
         \(Timestamp.column("r.created_at")) AS created_at, \(Timestamp.column("r.updated_at")) AS updated_at,
         \(Timestamp.column("r.started_at")) AS started_at, \(Timestamp.column("r.finished_at")) AS finished_at
         """

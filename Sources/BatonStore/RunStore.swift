@@ -77,7 +77,7 @@ public final class RunStore: Sendable {
                 SELECT id, workflow, workflow_version, status, current_step, outcome, initiator, idempotency_key, priority,
                        input::text AS input, output::text AS output, error_code, error_message, cancel_requested_at IS NOT NULL AS cancel,
                        repository, feature_key, annotations->>'branch' AS branch, annotations->>'pullRequestURL' AS pr_url,
-                       (annotations->>'pullRequestNumber')::int AS pr_number
+                       CASE WHEN annotations->>'pullRequestNumber' ~ '^[0-9]{1,9}$' THEN (annotations->>'pullRequestNumber')::int END AS pr_number
                 FROM baton.runs WHERE id = \(id)
                 """).first else { return nil }
             return RunRecord(

@@ -78,4 +78,24 @@ struct EngineCoreTests {
             #expect(kinds.contains("step_blocked") && kinds.contains("run_blocked"))
         }
     }
+
+    @Test func runAnnotationsAreMergedAndAMalformedOneDoesNotBreakReadingTheRun() async throws {
+        try await withEngine { engine in
+            let workflow = engine.workflow([StepDefinition(name: "a", handler: "noop"), StepDefinition(name: "b", handler: "noop")])
+            let id = try await engine.enqueue(workflow)
+            func finish(_ annotations: [String: String]) async throws {
+                let job = try #require(try await engine.queue.claim(queue: engine.queueName, workerID: "w", capabilities: [], limit: 1, lease: .seconds(30)).first)
+                var outcome = JobOutcome(job: job, kind: .succeeded)
+                outcome.annotations = annotations
+                #expect(try await engine.queue.complete([outcome])[job.id]?.accepted == true)
+            }
+            try await finish(["branch": "baton/x", "pullRequestNumber": "not a number"])
+            try await finish(["pullRequestURL": "https://example.test/pull/7"])
+            let run = try #require(try await engine.runs.run(id))
+            #expect(run.status == .succeeded)
+            #expect(run.branch == "baton/x" && run.pullRequestURL == "https://example.test/pull/7")
+            #expect(run.pullRequestNumber == nil, "a number that is not one is not shown, and does not break the read")
+            #expect(try await RunQueries(pool: engine.pool).list(RunFilter()).runs.contains { $0.id == id })
+        }
+    }
 }
