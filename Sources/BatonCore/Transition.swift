@@ -44,7 +44,7 @@ public enum Transition {
                 plan.run.output = outcome.output
                 plan.run.currentStep = .clear
                 plan.run.finished = true
-                plan.events.append(.run(job, .info, "run_succeeded", "run succeeded", payload: ["outcome": .string(runOutcome)]))
+                plan.events.append(.run(.info, "run_succeeded", "run succeeded", payload: ["outcome": .string(runOutcome)]))
             }
 
         case .retry, .crashed:
@@ -78,7 +78,7 @@ public enum Transition {
                 plan.run.status = .failed
                 plan.run.error = error
                 plan.run.finished = true
-                plan.events.append(.run(job, .error, "run_failed", "run failed at step \(job.step): \(error.message)",
+                plan.events.append(.run(.error, "run_failed", "run failed at step \(job.step): \(error.message)",
                                         payload: ["step": .string(job.step), "errorCode": .string(error.code)]))
                 if let linkError = workflow.linkError {
                     plan.run.linkErrorEnqueued = true
@@ -100,7 +100,7 @@ public enum Transition {
             if !isLinkError {
                 plan.run.status = .blocked
                 plan.run.error = error
-                plan.events.append(.run(job, .error, "run_blocked", "run blocked at step \(job.step): \(error.message)",
+                plan.events.append(.run(.error, "run_blocked", "run blocked at step \(job.step): \(error.message)",
                                         payload: ["step": .string(job.step), "reason": .string(error.code)]))
             }
 
@@ -329,7 +329,7 @@ public struct EventWrite: Sendable, Equatable {
         EventWrite(step: job.step, attempt: job.attempt, level: level, kind: kind, message: message, payload: payload)
     }
 
-    static func run(_ job: TransitionJob, _ level: EventLevel, _ kind: String, _ message: String, payload: [String: EventValue] = [:]) -> EventWrite {
+    static func run(_ level: EventLevel, _ kind: String, _ message: String, payload: [String: EventValue] = [:]) -> EventWrite {
         EventWrite(step: nil, attempt: nil, level: level, kind: kind, message: message, payload: payload)
     }
 }

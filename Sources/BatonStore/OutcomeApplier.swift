@@ -126,22 +126,11 @@ struct FencedJob {
     }
 
     /// The job row as a dead letter's snapshot keeps it (`snapshot.job`).
-    var snapshot: [String: JSONScalar] {
+    var snapshot: [String: EventValue] {
         ["id": .int(id), "run_id": .string(runID.uuidString.lowercased()), "queue": .string(queue), "workflow_id": .int(workflowID),
          "attempt_id": .int(attemptID), "step": .string(step), "step_index": .int(Int64(stepIndex)), "handler": .string(handler),
          "attempt": .int(Int64(attempt)), "errors": .int(Int64(errors)), "crashes": .int(Int64(crashes)), "priority": .int(Int64(priority)),
          "timeout_ms": .int(timeoutMs), "lease_owner": .string(owner), "lease_epoch": .int(epoch)]
-    }
-}
-
-enum JSONScalar: Encodable {
-    case string(String), int(Int64)
-    func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .string(let value): try container.encode(value)
-        case .int(let value): try container.encode(value)
-        }
     }
 }
 
@@ -288,7 +277,7 @@ struct DeadLetterRow: Encodable {
     var errorCode: String
     var errorMessage: String
     var errorRetryable: Bool
-    var job: [String: JSONScalar]
+    var job: [String: EventValue]
     enum CodingKeys: String, CodingKey {
         case runID = "run_id", step, attempt, attemptID = "attempt_id", reason, errorCode = "error_code", errorMessage = "error_message"
         case errorRetryable = "error_retryable", job
@@ -347,31 +336,5 @@ struct StepRecord: Encodable {
         case timeoutMs = "timeout_ms", capabilities, inputKind = "input_kind", sourceAttempt = "source_attempt", key, output, failed
         case errors, crashes, chargedCrashes = "charged_crashes", singledOut = "singled_out", priority
         case delayMs = "delay_ms", owner, leaseMs = "lease_ms", reuseAttempt = "reuse_attempt"
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(runID, forKey: .runID)
-        try c.encode(queue, forKey: .queue)
-        try c.encode(workflowID, forKey: .workflowID)
-        try c.encode(step, forKey: .step)
-        try c.encode(stepIndex, forKey: .stepIndex)
-        try c.encode(handler, forKey: .handler)
-        try c.encode(timeoutMs, forKey: .timeoutMs)
-        try c.encode(capabilities, forKey: .capabilities)
-        try c.encode(inputKind, forKey: .inputKind)
-        try c.encodeIfPresent(sourceAttempt, forKey: .sourceAttempt)
-        try c.encodeIfPresent(key, forKey: .key)
-        try c.encodeIfPresent(output, forKey: .output)
-        try c.encodeIfPresent(failed, forKey: .failed)
-        try c.encode(errors, forKey: .errors)
-        try c.encode(crashes, forKey: .crashes)
-        try c.encode(chargedCrashes, forKey: .chargedCrashes)
-        try c.encode(singledOut, forKey: .singledOut)
-        try c.encode(priority, forKey: .priority)
-        try c.encode(delayMs, forKey: .delayMs)
-        try c.encodeIfPresent(owner, forKey: .owner)
-        try c.encodeIfPresent(leaseMs, forKey: .leaseMs)
-        try c.encode(reuseAttempt, forKey: .reuseAttempt)
     }
 }

@@ -35,7 +35,6 @@ struct Statements: Sendable {
         return SQL(text: text, parameters: parameters.map { $0?.sqlText })
     }
 
-    var names: [String] { byName.keys.sorted() }
 }
 
 /// A PostgreSQL array literal of integers, as one text parameter.
