@@ -1,4 +1,6 @@
+import BatonCore
 import BatonStore
+import BatonTelemetry
 import Foundation
 import Hummingbird
 import Logging
@@ -49,6 +51,13 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return error.response()
         } catch let error as StoreConflict {
             return APIError(.conflict, error.code, error.message, details: error.details.mapValues { .string($0) }).response()
+        } catch let throttle as Throttle {
+            // Backpressure: nothing was created; the client tries again later.
+            EngineMetrics.throttled(queue: throttle.queue, reason: throttle.reason.rawValue)
+            var response = APIError(.tooManyRequests, "throttled", throttle.message,
+                                    details: ["reason": .string(throttle.reason.rawValue), "queue": .string(throttle.queue)]).response()
+            response.headers[.retryAfter] = String(throttle.retryAfterSeconds)
+            return response
         } catch let error as StoreError {
             switch error {
             case .notFound(let what): return APIError.notFound(what).response()

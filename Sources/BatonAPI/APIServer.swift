@@ -16,6 +16,8 @@ public struct APIConfiguration: Sendable {
     public var artifactsRoot: URL
     /// The largest artifact a remote worker may upload (`POST /api/v1/worker/jobs/{id}/artifacts/upload`).
     public var maxArtifactBytes: Int64
+    /// Backpressure on `POST /runs` (nil: none).
+    public var admission: AdmissionLimits? = AdmissionLimits()
 
     public static let defaultMaxArtifactBytes: Int64 = 256 << 20
 
@@ -44,6 +46,7 @@ struct APIServices: Sendable {
     let metrics: APIMetrics
     let artifactsRoot: URL
     let maxArtifactBytes: Int64
+    let admission: AdmissionLimits?
 }
 
 /// The HTTP API as a `Service`: the Hummingbird server and the event watcher, stopped together.
@@ -60,7 +63,7 @@ public final class APIServer: Service, Sendable {
             pool: pool, queue: queue, workflows: workflows, queries: queries, runs: RunStore(pool: pool),
             operations: OperatorStore(pool: pool, queue: queue), deadLetters: DeadLetterStore(pool: pool), tokens: TokenStore(pool: pool),
             workers: WorkerStore(pool: pool), stats: StatsStore(pool: pool), events: watcher, metrics: APIMetrics(), artifactsRoot: configuration.artifactsRoot.standardizedFileURL,
-            maxArtifactBytes: configuration.maxArtifactBytes)
+            maxArtifactBytes: configuration.maxArtifactBytes, admission: configuration.admission)
         let router = Router(context: APIContext.self)
         Telemetry.bootstrap()
         router.add(middleware: SecurityHeadersMiddleware())

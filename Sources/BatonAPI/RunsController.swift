@@ -52,7 +52,7 @@ struct RunsController: Sendable {
 
         let result = try await services.operations.create(RunCreation(
             workflow: workflow, input: inputText, repository: body.repository, featureKey: body.featureKey,
-            idempotencyKey: key, priority: priority, actor: principal.actor))
+            idempotencyKey: key, priority: priority, actor: principal.actor), admission: services.admission)
         guard let run = try await services.queries.run(result.runID) else { throw APIError.notFound("run") }
         var response = JSONResponse.make(.accepted, RunDTO(run))
         response.headers[.location] = "/api/v1/runs/\(run.id.uuidString.lowercased())"

@@ -28,11 +28,16 @@ struct EnqueueCommand: AsyncParsableCommand {
         if let baseBranch { object["baseBranch"] = baseBranch }
         let input = String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
         let context = try await global.context(poolSize: 2)
-        let result = try await context.queue.enqueue(EnqueueRequest(
+        let result = try await context.queue.enqueue([EnqueueRequest(
             workflow: try context.workflow(named: workflow), input: input, repository: repository, featureKey: featureKey,
-            initiator: "cli:\(NSUserName())", idempotencyKey: idempotencyKey, priority: priority))
+            initiator: "cli:\(NSUserName())", idempotencyKey: idempotencyKey, priority: priority)],
+            admission: try FlowSettings.admission(AppEnvironment.current))[0]
         let runID = result.runID.uuidString.lowercased()
-        if !json { print("\(runID)\(result.created ? "" : " (existing run for this idempotency key)")") }
+        if !json {
+            let note = !result.created ? " (existing run for this idempotency key)"
+                : result.deferredBehind.map { " (deferred: starts when run \($0.uuidString.lowercased()) of the same feature ends)" } ?? ""
+            print("\(runID)\(note)")
+        }
         guard wait else {
             if json { printJSONLine(["runId": runID, "created": result.created]) }
             return

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonCore
+import BatonStore
 import Foundation
 
 /// Every exit code of `baton`, one meaning each (docs/cli.md, "Exit codes"). Scripts may rely on them.
@@ -25,7 +26,7 @@ enum ExitCodes {
     static let unauthorized: Int32 = 9
     /// The token is valid but its role may not do this (403).
     static let forbidden: Int32 = 10
-    /// The API asked to slow down (429, backpressure); retry after its Retry-After.
+    /// Backpressure turned a create away (API 429, or `baton enqueue` itself); retry after its Retry-After.
     static let rateLimited: Int32 = 11
     /// Wrong use of the command line: unknown flag, missing argument, invalid value (ArgumentParser's EX_USAGE).
     static let usage: Int32 = 64
@@ -59,6 +60,8 @@ enum ExitCodes {
         case let failure as ClientFailure: failure.exitCode
         case is ConfigurationFailure, is SettingsFileError, is WorkflowFileError: configuration
         case is ValidationFailure: usage
+        case is Throttle: rateLimited
+        case is StoreConflict: conflict
         default: BatonCommand.exitCode(for: error) == .failure ? Self.error : BatonCommand.exitCode(for: error).rawValue
         }
     }

@@ -23,6 +23,7 @@ struct ServerOptions: ParsableArguments {
         if let limit = try maxArtifactBytes ?? env.number("BATON_MAX_ARTIFACT_BYTES", as: Int64.self), limit > 0 {
             configuration.maxArtifactBytes = limit
         }
+        configuration.admission = try FlowSettings.admission(env)
         return configuration
     }
 }
@@ -38,7 +39,8 @@ struct ServeCommand: AsyncParsableCommand {
                             logger: context.logger)
         try await announce(api, context: context)
         // Remote workers cannot rescue (no database access): the server returns their expired leases to the queue.
-        let rescue = RescueService(source: context.queue, queues: Array(Set(context.workflows.values.map(\.queue))).sorted(), logger: context.logger)
+        let rescue = RescueService(source: context.queue, queues: Array(Set(context.workflows.values.map(\.queue))).sorted(),
+                                   aging: try FlowSettings.aging(AppEnvironment.current), logger: context.logger)
         let folder = CounterFolder(stats: StatsStore(pool: context.pool), logger: context.logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: api), .init(service: rescue), .init(service: folder)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: context.logger))

@@ -35,6 +35,11 @@ enum SettingsCatalog {
         Setting("preflight.timeout", env: "BATON_PREFLIGHT_TIMEOUT", flag: "--preflight-timeout", default: "10"),
         Setting("preflight.interval", env: "BATON_PREFLIGHT_INTERVAL", flag: "--preflight-interval", default: "300"),
 
+        Setting("flow.queue_soft_depth", env: "BATON_QUEUE_SOFT_DEPTH", default: "10000"),
+        Setting("flow.queue_hard_depth", env: "BATON_QUEUE_HARD_DEPTH", default: "50000"),
+        Setting("flow.initiator_max_active", env: "BATON_INITIATOR_MAX_ACTIVE", default: "1000"),
+        Setting("flow.aging", env: "BATON_AGING", default: "5s,15s,30s"),
+
         Setting("client.url", env: "BATON_URL", flag: "--url", default: "http://127.0.0.1:8080"),
         Setting("client.token", env: "BATON_TOKEN", flag: "--token", secrecy: .secret),
 

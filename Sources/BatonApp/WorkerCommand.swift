@@ -35,7 +35,7 @@ struct WorkerCommand: AsyncParsableCommand {
         func seconds(_ flag: Double?, _ name: String, _ fallback: Double) throws -> Duration {
             .milliseconds(Int64((try flag ?? env.number(name) ?? fallback) * 1000))
         }
-        let configuration = WorkerConfiguration(
+        var configuration = WorkerConfiguration(
             id: id ?? env.setting("BATON_WORKER_ID") ?? WorkerConfiguration.defaultID(),
             queue: queue ?? env.setting("BATON_QUEUE") ?? "default",
             capabilities: caps,
@@ -45,6 +45,7 @@ struct WorkerCommand: AsyncParsableCommand {
             pollInterval: try seconds(poll, "BATON_POLL", 1), rescueInterval: try seconds(rescue, "BATON_RESCUE", 5),
             maxCrashes: try maxCrashes ?? env.number("BATON_MAX_CRASHES") ?? 3, shutdownGrace: try seconds(grace, "BATON_GRACE", 30),
             eagerHandoff: try eagerHandoff ?? env.bool("BATON_EAGER_HANDOFF") ?? true)
+        configuration.aging = try FlowSettings.aging(env)
         let requirePreflight = try requirePreflight || (env.bool("BATON_REQUIRE_PREFLIGHT") ?? false)
         let remote = server ?? env.setting("BATON_SERVER")
         // A remote worker has no database: its preflight checks everything else.

@@ -1,6 +1,8 @@
 /// The lifecycle of a run.
 public enum RunStatus: String, Codable, Sendable, CaseIterable {
     case queued, running, succeeded, failed, blocked, cancelled
+    /// Waits behind the active run of its repository and feature (its workflow's `conflicts: defer`).
+    case deferred
 
     public var isTerminal: Bool { self == .succeeded || self == .failed || self == .cancelled }
     /// Nothing more happens to the run without an operator: terminal, or blocked.

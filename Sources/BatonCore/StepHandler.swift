@@ -78,6 +78,37 @@ public struct StepOutput: Sendable, Equatable {
 /// recorded as a retryable `handler_error`.
 public protocol StepHandler: Sendable {
     func run(_ context: StepContext) async throws -> StepOutput
+    /// The payload major version this handler reads (its step's frozen input) and writes (default 1).
+    var payloadVersion: Int { get }
+    /// Turns an input frozen under the previous major (`payloadVersion - 1`) into the current one; nil (the
+    /// default) when the handler does not read the previous major. Pure: the frozen input itself never changes.
+    func upgrade(input: String, from version: Int) throws -> String?
+}
+
+extension StepHandler {
+    public var payloadVersion: Int { 1 }
+    public func upgrade(input: String, from version: Int) throws -> String? { nil }
+}
+
+/// Versioned step payloads (docs/flow-control.md): whether a handler can read an input frozen under `frozen`.
+public enum PayloadVersion {
+    /// The input the handler gets: the frozen one, or its upgrade from the previous major. Any other version (or an
+    /// upgrade that fails) is a `blocked` step with `payload_version_unsupported`: nothing ran, an operator decides.
+    public static func input(for handler: any StepHandler, name: String, step: String, frozen: Int, input: String) -> Result<String, StepError> {
+        let current = handler.payloadVersion
+        if frozen == current { return .success(input) }
+        let advice = "run a worker whose \(name) reads version \(frozen), or retry the run with mode restart to freeze a new input"
+        if frozen == current - 1 {
+            do {
+                if let upgraded = try handler.upgrade(input: input, from: frozen) { return .success(upgraded) }
+            } catch {
+                return .failure(.blocked("payload_version_unsupported",
+                                         "step \(step)'s input (payload version \(frozen)) could not be upgraded to version \(current) by handler \(name): \(error); \(advice)"))
+            }
+        }
+        return .failure(.blocked("payload_version_unsupported",
+                                 "step \(step)'s input was frozen under payload version \(frozen); handler \(name) reads version \(current)\(current > 1 ? " (and \(current - 1) when it can upgrade it)" : ""); \(advice)"))
+    }
 }
 
 /// Handlers by the name workflow files use.

@@ -29,8 +29,10 @@ public enum Transition {
             if let annotations = outcome.annotations, !annotations.isEmpty { plan.run.annotations = annotations }
             let next = isLinkError ? nil : workflow.steps.indices.contains(job.stepIndex + 1) ? workflow.steps[job.stepIndex + 1] : nil
             if let next, outcome.runOutcome == nil {
+                // A step under a global limit is never handed over eagerly: only the claim takes grants from its limit.
                 let eager = outcome.eagerLeaseMilliseconds.flatMap { lease in
-                    Set(next.capabilities).isSubset(of: outcome.capabilities ?? []) ? EagerLease(owner: job.owner, leaseMilliseconds: lease) : nil
+                    Set(next.capabilities).isSubset(of: outcome.capabilities ?? []) && workflow.limit(for: next) == nil
+                        ? EagerLease(owner: job.owner, leaseMilliseconds: lease) : nil
                 }
                 plan.newStep = NewStep(job: job, step: next, index: job.stepIndex + 1, input: .extend(step: job.step, output: outcome.output ?? "null"),
                                        errors: 0, crashes: 0, priority: run.priority, delayMilliseconds: 0, eager: eager)

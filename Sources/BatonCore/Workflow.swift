@@ -9,6 +9,8 @@ public struct StepDefinition: Codable, Sendable, Hashable {
     public var retryOn: [String: RetryPolicy]
     /// Capabilities a worker must advertise to claim this step (e.g. `codex`, `github`, `git`).
     public var capabilities: [String]
+    /// The payload version the step's frozen input is made under (nil: 1). Its handler must accept it (`StepHandler`).
+    public var payloadVersion: Int?
 
     public init(name: String, handler: String, timeout: Duration = .seconds(60), retry: RetryPolicy = .default,
                 retryOn: [String: RetryPolicy] = [:], capabilities: [String] = []) {
@@ -30,13 +32,25 @@ public struct WorkflowDefinition: Codable, Sendable, Hashable {
     public var queue: String
     public var steps: [StepDefinition]
     public var linkError: StepDefinition?
+    /// What a new run does while another run of its repository and feature is active (nil: refuse).
+    public var conflicts: ConflictPolicy?
+    /// Global limits on running steps that need a capability, across every worker (docs/flow-control.md).
+    public var limits: [ConcurrencyLimit]?
 
-    public init(name: String, version: Int = 1, queue: String = "default", steps: [StepDefinition], linkError: StepDefinition? = nil) {
+    public init(name: String, version: Int = 1, queue: String = "default", steps: [StepDefinition], linkError: StepDefinition? = nil,
+                conflicts: ConflictPolicy? = nil, limits: [ConcurrencyLimit]? = nil) {
         self.name = name
         self.version = version
         self.queue = queue
         self.steps = steps
         self.linkError = linkError
+        self.conflicts = conflicts
+        self.limits = limits
+    }
+
+    /// The limit that applies to `step` (the first whose capability it needs), if any.
+    public func limit(for step: StepDefinition) -> ConcurrencyLimit? {
+        limits?.first { step.capabilities.contains($0.capability) }
     }
 
     /// The step at `index`; `linkErrorIndex` names the link_error step.
@@ -47,4 +61,26 @@ public struct WorkflowDefinition: Codable, Sendable, Hashable {
 
     /// The step index stored for the link_error step.
     public static let linkErrorIndex = -1
+}
+
+/// One active (queued, running or blocked) run per repository and feature: what another run does meanwhile.
+public enum ConflictPolicy: String, Codable, Sendable, Hashable, CaseIterable {
+    /// The new run (or retry) is refused, naming the active run.
+    case refuse
+    /// The new run waits (`deferred`) and starts when the active run ends.
+    case `defer`
+}
+
+/// At most `max` running steps needing `capability`, per workflow or per repository, across every worker.
+public struct ConcurrencyLimit: Codable, Sendable, Hashable {
+    public enum Scope: String, Codable, Sendable, Hashable, CaseIterable { case workflow, repository }
+    public var capability: String
+    public var max: Int
+    public var scope: Scope
+
+    public init(capability: String, max: Int, scope: Scope = .workflow) {
+        self.capability = capability
+        self.max = max
+        self.scope = scope
+    }
 }

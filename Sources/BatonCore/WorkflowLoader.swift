@@ -53,7 +53,7 @@ public enum WorkflowLoader {
         guard let root = document as? [String: Any] else {
             throw reader.error("", "the document must be a mapping with name, steps and optional version, queue, link_error")
         }
-        try reader.rejectUnknown(root, allowed: ["name", "version", "queue", "steps", "link_error"])
+        try reader.rejectUnknown(root, allowed: ["name", "version", "queue", "steps", "link_error", "conflicts", "limits"])
         let name = try reader.identifier(root, "name")
         let version = try reader.integer(root, "version", default: 1, range: 1...Int(Int32.max))
         let queue = try reader.identifier(root, "queue", default: "default")
@@ -78,7 +78,26 @@ public enum WorkflowLoader {
             }
             linkError = step
         }
-        return WorkflowDefinition(name: name, version: version, queue: queue, steps: steps, linkError: linkError)
+        var conflicts: ConflictPolicy?
+        if let raw = root["conflicts"] {
+            guard let text = raw as? String, let policy = ConflictPolicy(rawValue: text) else {
+                throw reader.error("conflicts", "must be refuse or defer (what a new run does while its repository and feature has an active run)")
+            }
+            conflicts = policy
+        }
+        var limits: [ConcurrencyLimit]?
+        if let raw = root["limits"] {
+            guard let list = raw as? [Any] else { throw reader.error("limits", "must be a list of {capability, max, scope}") }
+            limits = try list.enumerated().map { index, item in
+                try FieldReader(file: file, location: "limits[\(index)]").limit(item)
+            }
+            let capabilities = limits!.map(\.capability)
+            if Set(capabilities).count != capabilities.count {
+                throw reader.error("limits", "names a capability twice; one limit per capability")
+            }
+        }
+        return WorkflowDefinition(name: name, version: version, queue: queue, steps: steps, linkError: linkError,
+                                  conflicts: conflicts, limits: limits)
     }
 }
 
@@ -136,7 +155,7 @@ private struct FieldReader {
         guard let map = raw as? [String: Any] else { throw error("", "a step must be a mapping with name and handler") }
         let name = try identifier(map, "name")
         location += " (\(name))"
-        try rejectUnknown(map, allowed: ["name", "handler", "timeout", "retry", "retry_on", "capabilities"])
+        try rejectUnknown(map, allowed: ["name", "handler", "timeout", "retry", "retry_on", "capabilities", "payload_version"])
         let handler = try identifier(map, "handler")
         if let knownHandlers, !knownHandlers.contains(handler) {
             throw error("handler", "no handler named \"\(handler)\" is registered; known handlers: \(knownHandlers.sorted().joined(separator: ", "))")
@@ -156,7 +175,25 @@ private struct FieldReader {
             }
             capabilities = Array(Set(list)).sorted()
         }
-        return StepDefinition(name: name, handler: handler, timeout: timeout, retry: retry, retryOn: retryOn, capabilities: capabilities)
+        var step = StepDefinition(name: name, handler: handler, timeout: timeout, retry: retry, retryOn: retryOn, capabilities: capabilities)
+        if map["payload_version"] != nil { step.payloadVersion = try integer(map, "payload_version", default: 1, range: 1...1000) }
+        return step
+    }
+
+    func limit(_ raw: Any) throws -> ConcurrencyLimit {
+        guard let map = raw as? [String: Any] else { throw error("", "a limit must be a mapping with capability, max and optional scope") }
+        try rejectUnknown(map, allowed: ["capability", "max", "scope"])
+        let capability = try identifier(map, "capability")
+        guard map["max"] != nil else { throw error("max", "is required: how many steps needing \(capability) may run at once") }
+        let max = try integer(map, "max", default: 1, range: 1...100_000)
+        var scope = ConcurrencyLimit.Scope.workflow
+        if let raw = map["scope"] {
+            guard let text = raw as? String, let value = ConcurrencyLimit.Scope(rawValue: text) else {
+                throw error("scope", "must be workflow (one count for the workflow) or repository (one count per repository)")
+            }
+            scope = value
+        }
+        return ConcurrencyLimit(capability: capability, max: max, scope: scope)
     }
 
     func policy(_ raw: Any, field: String) throws -> RetryPolicy {

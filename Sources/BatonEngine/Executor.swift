@@ -61,13 +61,18 @@ final class Executor: Sendable {
         logger[metadataKey: "baton.step"] = "\(job.step)"
         logger[metadataKey: "baton.attempt"] = "\(job.attempt)"
         let recorder = LeasedRecorder(queue: source, job: job, logger: logger)
-        let context = StepContext(runID: job.runID, step: job.step, attempt: job.attempt, input: job.input,
+        var context = StepContext(runID: job.runID, step: job.step, attempt: job.attempt, input: job.input,
                                   inputSHA256: job.inputSHA256, logger: logger, events: recorder, artifacts: recorder)
         let timeout = Duration.milliseconds(job.timeoutMilliseconds)
         let result: Result<StepOutput, Error>
+        let handler = handlers[job.handler]
+        let input = handler.map { PayloadVersion.input(for: $0, name: job.handler, step: job.step, frozen: job.payloadVersion ?? 1, input: job.input) }
         if let denial = await legitimacy.check(job) {
             result = .failure(denial)
-        } else if let handler = handlers[job.handler] {
+        } else if case .failure(let unsupported)? = input {
+            result = .failure(unsupported)
+        } else if let handler, case .success(let readable)? = input {
+            context.input = readable
             let handlerStarted = EngineMetrics.handlerStarted(queue: configuration.queue)
             let task = Task { try await handler.run(context) }
             held.attach(job.id, task: task)

@@ -26,6 +26,9 @@ public protocol JobSource: Sendable {
     /// Returns expired leases of `queue` to the queue; a source that cannot (a remote one: the server's
     /// rescuer does it) returns 0.
     func rescueExpired(queue: String, limit: Int, window: Duration, decide: @escaping @Sendable (ExpiredLease) -> RescueDecision) async throws -> Int
+    /// Aging promotion and the release of stuck deferred runs (`QueueStore.maintainFlow`); a source that cannot (a
+    /// remote one: the server does it) returns zeros.
+    func maintainFlow(queue: String, aging: AgingLadder?) async throws -> (promoted: Int, released: Int)
 }
 
 /// A blocking heartbeat call (`JobSource.heartbeat`), made from one thread only.
@@ -33,6 +36,7 @@ public typealias BlockingHeartbeat = @Sendable (_ workerID: String, _ jobs: [(id
 
 extension JobSource {
     public func makeBlockingHeartbeat() -> BlockingHeartbeat? { nil }
+    public func maintainFlow(queue: String, aging: AgingLadder?) async throws -> (promoted: Int, released: Int) { (0, 0) }
 
     /// A claim that decides with `gate` whether each step may start (check, then run); sources that cannot (a
     /// remote one: the server decides with its own gate) claim as usual.

@@ -1,3 +1,4 @@
+import BatonCore
 import BatonStore
 import Logging
 import ServiceLifecycle
@@ -9,8 +10,9 @@ public struct RescueService: Service {
     let rescuers: [Rescuer]
     let interval: Duration
 
-    public init(source: any JobSource, queues: [String], maxCrashes: Int = 3, interval: Duration = .seconds(5), logger: Logger) {
-        rescuers = queues.map { Rescuer(queue: source, queueName: $0, maxCrashes: maxCrashes, logger: logger) }
+    public init(source: any JobSource, queues: [String], maxCrashes: Int = 3, interval: Duration = .seconds(5),
+                aging: AgingLadder? = .standard, logger: Logger) {
+        rescuers = queues.map { Rescuer(queue: source, queueName: $0, maxCrashes: maxCrashes, aging: aging, logger: logger) }
         self.interval = interval
     }
 
@@ -19,7 +21,10 @@ public struct RescueService: Service {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try await Task.sleep(for: interval)
-                for rescuer in rescuers { await rescuer.rescueOnce() }
+                for rescuer in rescuers {
+                    await rescuer.rescueOnce()
+                    await rescuer.maintainFlowOnce()
+                }
             }
         }
     }

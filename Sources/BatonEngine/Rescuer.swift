@@ -1,5 +1,6 @@
 import BatonCore
 import BatonStore
+import BatonTelemetry
 import Logging
 
 /// Returns jobs of one queue whose lease expired (their worker crashed, was killed, or hung) to the queue.
@@ -11,17 +12,34 @@ public struct Rescuer: Sendable {
     let queue: any JobSource
     let queueName: String
     let policy: CrashPolicy
+    /// Aging promotion of the queue's waiting jobs, run after each rescue pass (nil: none).
+    let aging: AgingLadder?
     let logger: Logger
 
-    public init(queue: any JobSource, queueName: String, maxCrashes: Int, logger: Logger) {
-        self.init(queue: queue, queueName: queueName, policy: CrashPolicy(maxCharged: maxCrashes), logger: logger)
+    public init(queue: any JobSource, queueName: String, maxCrashes: Int, aging: AgingLadder? = .standard, logger: Logger) {
+        self.init(queue: queue, queueName: queueName, policy: CrashPolicy(maxCharged: maxCrashes), aging: aging, logger: logger)
     }
 
-    public init(queue: any JobSource, queueName: String, policy: CrashPolicy, logger: Logger) {
+    public init(queue: any JobSource, queueName: String, policy: CrashPolicy, aging: AgingLadder? = .standard, logger: Logger) {
         self.queue = queue
         self.queueName = queueName
         self.policy = policy
+        self.aging = aging
         self.logger = logger
+    }
+
+    /// One flow-maintenance pass (aging promotion, stuck deferred runs); failures are logged, never thrown.
+    @discardableResult
+    public func maintainFlowOnce() async -> Int {
+        do {
+            let (promoted, released) = try await queue.maintainFlow(queue: queueName, aging: aging)
+            if promoted > 0 { EngineMetrics.promoted(queue: queueName, jobs: promoted) }
+            if released > 0 { logger.warning("released deferred runs whose feature had no active run", metadata: ["baton.released": "\(released)"]) }
+            return promoted
+        } catch {
+            logger.error("flow maintenance pass failed", metadata: ["baton.error.message": "\(error)"])
+            return 0
+        }
     }
 
     /// One pass; returns how many jobs it rescued.

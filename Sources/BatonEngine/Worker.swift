@@ -47,7 +47,8 @@ public final class Worker: Service, Sendable {
         producer = Producer(source: source, held: held, executor: executor, state: state, gate: legitimacy.gate,
                             configuration: configuration, logger: logger)
         heartbeat = Heartbeat(source: source, held: held, completer: completer, configuration: configuration, logger: logger)
-        rescuer = Rescuer(queue: source, queueName: configuration.queue, maxCrashes: configuration.maxCrashes, logger: logger)
+        rescuer = Rescuer(queue: source, queueName: configuration.queue, maxCrashes: configuration.maxCrashes, aging: configuration.aging,
+                          logger: logger)
         completer.onCommitted { [weak self] batch, results in self?.committed(batch, results) }
     }
 
@@ -74,6 +75,8 @@ public final class Worker: Service, Sendable {
 
     /// True while the worker holds no job and waits for a wake-up (or its next poll) before claiming again.
     public var isIdle: Bool { held.count == 0 && state.wake.isWaiting }
+    /// Waiting for a wake-up or its poll: it claimed (with a free slot) and took all it could, or has no free slot.
+    public var isWaitingForWork: Bool { state.wake.isWaiting }
 
     /// Wakes the producer now (a NOTIFY arrived, or a test enqueued work).
     public func wakeUp() { state.wake.signal() }
@@ -161,6 +164,7 @@ public final class Worker: Service, Sendable {
             try? await Task.sleep(for: configuration.rescueInterval)
             if Task.isCancelled { return }
             _ = await rescuer.rescueOnce()
+            _ = await rescuer.maintainFlowOnce()
         }
     }
 

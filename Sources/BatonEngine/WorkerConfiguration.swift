@@ -1,3 +1,4 @@
+import BatonCore
 import Foundation
 
 /// How a worker claims, leases and stops. Defaults follow DESIGN.md: concurrency = cores, prefetch 1.
@@ -29,6 +30,8 @@ public struct WorkerConfiguration: Sendable {
     /// transaction) when it has the step's capabilities: one commit per handoff instead of two. Under load
     /// (claims come back full) steps go through the queue, claimed in batches beside the completer.
     public var eagerHandoff: Bool
+    /// Aging promotion of the queue's waiting jobs, run on the rescue interval (nil: none).
+    public var aging: AgingLadder? = .standard
 
     public init(
         id: String = WorkerConfiguration.defaultID(),

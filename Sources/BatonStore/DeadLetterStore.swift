@@ -161,11 +161,15 @@ public final class DeadLetterStore: Sendable {
                     item.skippedReason = "run has a step queued or running"
                 }
                 if item.skippedReason == nil && !dryRun {
-                    let outcome = try connection.query("""
-                        SELECT r_outcome FROM baton.retry_run(\(item.runID!), 'resume_failed', \(actor), 'replay of dead letter ' || \(id)::text)
-                        """).first!.decode("r_outcome", as: String.self)
+                    let retried = try connection.query("""
+                        SELECT r_outcome, r_holder FROM baton.retry_run(\(item.runID!), 'resume_failed', \(actor), 'replay of dead letter ' || \(id)::text)
+                        """).first!
+                    let outcome: String = try retried.decode("r_outcome")
                     if outcome == "retried" {
                         try connection.query("UPDATE baton.dead_letters SET replayed_at = now(), replayed_by = \(actor) WHERE id = \(id)")
+                    } else if outcome == "conflict" {
+                        let holder = (try retried.decode("r_holder", as: UUID?.self))?.uuidString.lowercased() ?? ""
+                        item.skippedReason = "run \(holder) of the same repository and feature is active; replay once it ends"
                     } else {
                         item.skippedReason = "run cannot resume (\(outcome))"
                     }

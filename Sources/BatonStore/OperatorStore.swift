@@ -34,6 +34,8 @@ public struct RetryResult: Sendable, Equatable {
     public var step: String
     public var attempt: Int
     public var inputSHA256: String
+    /// The active run of the same repository and feature the retried run waits behind (`conflicts: defer`).
+    public var deferredBehind: UUID?
 }
 
 /// Operator operations on runs: create (with the one-active-run-per-feature rule), retry, cancel.
@@ -46,39 +48,13 @@ public final class OperatorStore: Sendable {
         self.queue = queue
     }
 
-    /// Enqueues a run. With an idempotency key that was used before, returns that run (`created` false).
-    /// Throws `StoreConflict` (`active_run_exists`) when the repository's feature already has a queued or running run.
-    public func create(_ request: RunCreation) async throws -> EnqueueResult {
-        guard let first = request.workflow.steps.first else { throw StoreError.invalid("workflow \(request.workflow.name) has no steps") }
-        guard Priority.isValid(request.priority) else { throw StoreError.invalid("priority must be between 0 and 9") }
-        let workflowID = try await queue.workflowID(for: request.workflow)
-        let item = EnqueueItem(
-            id: UUID(), workflowID: workflowID, workflow: request.workflow.name, workflowVersion: request.workflow.version,
-            queue: request.workflow.queue, repository: request.repository, featureKey: request.featureKey, initiator: request.actor,
-            idempotencyKey: request.idempotencyKey, priority: request.priority, input: request.input, firstStep: first)
-        let batch = try QueueStore.json([item])
-        let queueName = request.workflow.queue
-        return try await pool.retryingTransaction { connection in
-            // Serialises creations for one repository and feature, so two requests cannot both pass the check.
-            if let repository = request.repository, let feature = request.featureKey {
-                try connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(repository + "\u{1f}" + feature), 7))")
-            }
-            if let key = request.idempotencyKey,
-               let existing = try connection.query("SELECT id FROM baton.runs WHERE idempotency_key = \(key)").first {
-                return EnqueueResult(runID: try existing.decode("id"), created: false)
-            }
-            if let repository = request.repository, let feature = request.featureKey,
-               let active = try connection.query("""
-                   SELECT id, status FROM baton.runs
-                   WHERE repository = \(repository) AND feature_key = \(feature) AND status IN ('queued', 'running') LIMIT 1
-                   """).first {
-                let id: UUID = try active.decode("id")
-                throw StoreConflict(code: "active_run_exists",
-                                    message: "run \(id.uuidString.lowercased()) of \(repository) feature \(feature) is still \(try active.decode("status", as: String.self)); follow it, or cancel it first",
-                                    details: ["runId": id.uuidString.lowercased()])
-            }
-            return try QueueStore.enqueue([item], batch: batch, on: connection, queues: [queueName])[0]
-        }
+    /// Enqueues a run. With an idempotency key that was used before, returns that run (`created` false). Throws
+    /// `Throttle` when backpressure turns it away (`admission`), and `StoreConflict` (`active_run_exists`) when its
+    /// repository's feature has an active run and its workflow refuses a second (`conflicts: refuse`, the default).
+    public func create(_ request: RunCreation, admission: AdmissionLimits? = nil) async throws -> EnqueueResult {
+        try await queue.enqueue([EnqueueRequest(
+            workflow: request.workflow, input: request.input, repository: request.repository, featureKey: request.featureKey,
+            initiator: request.actor, idempotencyKey: request.idempotencyKey, priority: request.priority)], admission: admission)[0]
     }
 
     /// Retries a failed, blocked or cancelled run (see `baton.retry_run`). Throws `StoreError.notFound` or `StoreConflict`.
@@ -89,12 +65,18 @@ public final class OperatorStore: Sendable {
         let status = try row.decode("r_status", as: String?.self) ?? ""
         switch try row.decode("r_outcome", as: String.self) {
         case "retried":
-            return RetryResult(step: try row.decode("r_step"), attempt: try row.decode("r_attempt"), inputSHA256: try row.decode("r_input_sha256"))
+            return RetryResult(step: try row.decode("r_step"), attempt: try row.decode("r_attempt"), inputSHA256: try row.decode("r_input_sha256"),
+                               deferredBehind: try row.decode("r_holder", as: UUID?.self))
         case "not_found":
             throw StoreError.notFound("run \(runID.uuidString.lowercased())")
         case "not_retryable":
             throw StoreConflict(code: "run_not_retryable", message: "run is \(status); only failed, blocked or cancelled runs can be retried",
                                 details: ["status": status])
+        case "conflict":
+            let holder = (try row.decode("r_holder", as: UUID?.self))?.uuidString.lowercased() ?? ""
+            throw StoreConflict(code: "active_run_exists",
+                                message: "run \(holder) of the same repository and feature is active (queued, running or blocked); retry once it ends, or cancel it first",
+                                details: ["runId": holder, "status": status])
         case "busy":
             throw StoreConflict(code: "run_busy", message: "run still has a step queued or running (e.g. its link_error step); retry once it finishes",
                                 details: ["status": status])

@@ -72,7 +72,8 @@ struct OutcomeApplier {
                 handler: step.handler, attempt: try row.decode("attempt"), errors: 0, crashes: 0, priority: step.priority,
                 timeoutMilliseconds: step.timeoutMs, leaseOwner: owner, leaseEpoch: 1, input: try row.decode("input"),
                 inputSHA256: try row.decode("input_sha256"), requiredCapabilities: step.capabilities,
-                authority: try row.decode("authority", as: String?.self).map { try JSONDecoder().decode(RunAuthority.self, from: Data($0.utf8)) })
+                authority: try row.decode("authority", as: String?.self).map { try JSONDecoder().decode(RunAuthority.self, from: Data($0.utf8)) },
+                payloadVersion: try row.decode("payload_version"))
             results[job.id] = CompletionResult(accepted: true, successor: successor)
         }
         return results
@@ -308,6 +309,8 @@ struct StepRecord: Encodable {
     var owner: String?
     var leaseMs: Int64?
     var reuseAttempt = false
+    /// A deferred run's first job: inserted, not ready until the run ahead of it ends.
+    var hold = false
 
     init(runID: UUID, queue: String, workflowID: Int64, step: String, stepIndex: Int, handler: String, timeoutMs: Int64,
          capabilities: [String], inputKind: String, sourceAttempt: Int64?, errors: Int = 0, crashes: Int = 0,
@@ -335,6 +338,6 @@ struct StepRecord: Encodable {
         case runID = "run_id", queue, workflowID = "workflow_id", step, stepIndex = "step_index", handler
         case timeoutMs = "timeout_ms", capabilities, inputKind = "input_kind", sourceAttempt = "source_attempt", key, output, failed
         case errors, crashes, chargedCrashes = "charged_crashes", singledOut = "singled_out", priority
-        case delayMs = "delay_ms", owner, leaseMs = "lease_ms", reuseAttempt = "reuse_attempt"
+        case delayMs = "delay_ms", owner, leaseMs = "lease_ms", reuseAttempt = "reuse_attempt", hold
     }
 }

@@ -79,3 +79,20 @@ private struct WorkerLossRecord: Encodable {
     var attempt: Int
     enum CodingKeys: String, CodingKey { case workerID = "worker_id", queue, runID = "run_id", step, attempt }
 }
+
+extension QueueStore {
+    /// Flow maintenance of `queue`, run beside the rescue: aging promotion of waiting jobs (`aging`; nil: none) and
+    /// the release of deferred runs whose feature has no active run any more (a safety net). Returns how many
+    /// jobs were promoted and runs released.
+    public func maintainFlow(queue: String, aging: AgingLadder?) async throws -> (promoted: Int, released: Int) {
+        try await pool.retryingConnection { connection in
+            var promoted = 0
+            if let aging {
+                let waits = IntegerArray(values: aging.waits.map { $0.milliseconds })
+                promoted = try connection.query(Statements.leases("promote_waiting", queue, waits, 500)).first?.decode("promoted") ?? 0
+            }
+            let released: Int = try connection.query(Statements.leases("release_stuck_deferred", 100)).first?.decode("released") ?? 0
+            return (promoted, released)
+        }
+    }
+}

@@ -27,6 +27,13 @@ public final class QueueStore: Sendable {
                 VALUES (\(workflow.name), \(workflow.version), baton.sha256_hex(\(definition)::jsonb), \(definition)::jsonb)
                 ON CONFLICT (name, checksum) DO NOTHING
                 """)
+            // A definition's limits apply from now on to the keys of its workflow (the newest registration wins).
+            for limit in workflow.limits ?? [] {
+                try connection.query("""
+                    UPDATE baton.limits SET max = \(limit.max)
+                    WHERE workflow = \(workflow.name) AND capability = \(limit.capability) AND max <> \(limit.max)
+                    """)
+            }
             return try connection.query("""
                 SELECT id FROM baton.workflows WHERE name = \(workflow.name) AND checksum = baton.sha256_hex(\(definition)::jsonb)
                 """).first!.decode("id", as: Int64.self)
@@ -55,8 +62,11 @@ public final class QueueStore: Sendable {
 
     // MARK: Enqueue
 
-    /// Enqueues runs in one transaction and wakes listening workers once.
-    public func enqueue(_ requests: [EnqueueRequest]) async throws -> [EnqueueResult] {
+    /// Enqueues runs in one transaction and wakes listening workers once. With `admission`, backpressure may
+    /// throw `Throttle` (nothing is enqueued; the throttle is recorded). A run whose repository and feature has an
+    /// active run is deferred (its workflow's `conflicts: defer`) or refused: `StoreConflict` (`active_run_exists`),
+    /// thrown after the other runs of the batch were enqueued.
+    public func enqueue(_ requests: [EnqueueRequest], admission: AdmissionLimits? = nil) async throws -> [EnqueueResult] {
         guard !requests.isEmpty else { return [] }
         var items: [EnqueueItem] = []
         var workflowIDs: [WorkflowDefinition: Int64] = [:]
@@ -71,39 +81,105 @@ public final class QueueStore: Sendable {
                 id: UUID(), workflowID: workflowIDs[request.workflow]!, workflow: request.workflow.name,
                 workflowVersion: request.workflow.version, queue: request.workflow.queue, repository: request.repository,
                 featureKey: request.featureKey, initiator: request.initiator, idempotencyKey: request.idempotencyKey,
-                priority: request.priority, input: request.input, firstStep: first, ord: items.count))
+                priority: request.priority, input: request.input, firstStep: first, ord: items.count,
+                conflicts: request.workflow.conflicts ?? .refuse))
         }
-        let batch = try Self.json(items)
-        let queues = Array(Set(requests.map(\.workflow.queue))).sorted()
         let frozen = items
-        return try await pool.transaction { connection in
-            try Self.enqueue(frozen, batch: batch, on: connection, queues: queues)
+        let outcome = try await pool.retryingTransaction { connection -> Result<[EnqueueAdmission], Throttle> in
+            if let admission, let throttle = try Self.admit(frozen, limits: admission, on: connection) {
+                try Self.recordThrottle(throttle, initiator: frozen[0].initiator, on: connection)
+                return .failure(throttle)
+            }
+            return .success(try Self.enqueue(frozen, on: connection))
         }
+        return try outcome.get().map { try $0.result() }
     }
 
-    /// Inserts the runs, then their first steps through `insert_steps`, in the caller's transaction.
-    static func enqueue(_ items: [EnqueueItem], batch: String, on connection: Connection, queues: [String]) throws -> [EnqueueResult] {
-        let rows = try connection.query(Statements.queue("enqueue_runs", JSONText(text: batch)))
-        var results: [EnqueueResult] = []
+    /// Inserts the runs, then their first steps through `insert_steps`, in the caller's transaction. Takes each
+    /// repository feature's lock first (in a fixed order), so that the active-run check in `enqueue_runs` is exact.
+    static func enqueue(_ items: [EnqueueItem], on connection: Connection) throws -> [EnqueueAdmission] {
+        let features = Set(items.compactMap { item in item.repository.flatMap { repository in item.featureKey.map { [repository, $0] } } })
+        for feature in features.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            try connection.query("SELECT baton.lock_feature(\(feature[0]), \(feature[1]))")
+        }
+        let rows = try connection.query(Statements.queue("enqueue_runs", JSONText(text: try json(items))))
+        var results: [EnqueueAdmission] = []
         var steps: [StepRecord] = []
         var runByKey: [String: UUID] = [:]
+        var queues = Set<String>()
         for (item, row) in zip(items, rows) {
+            let admission: String = try row.decode("admission")
+            if admission == "refused" {
+                results.append(.refused(by: try row.decode("active_run"), item))
+                continue
+            }
             let created: Bool = try row.decode("created")
             // A key repeated inside the batch: the later item gets the run the earlier one created.
             guard let runID = try row.decode("run_id", as: UUID?.self) ?? item.idempotencyKey.flatMap({ runByKey[$0] }) else {
                 throw StoreError.invalid("run with idempotency key \(item.idempotencyKey ?? "") could not be found or created")
             }
             if let key = item.idempotencyKey, runByKey[key] == nil { runByKey[key] = runID }
-            results.append(EnqueueResult(runID: runID, created: created))
+            let deferred = created && admission == "deferred"
+            results.append(.enqueued(EnqueueResult(runID: runID, created: created,
+                                                   deferredBehind: deferred ? try row.decode("active_run", as: UUID?.self) : nil)))
             guard created else { continue }
-            steps.append(StepRecord(runID: runID, queue: item.queue, workflowID: item.workflowID,
-                                    step: item.firstStep.name, stepIndex: 0, handler: item.firstStep.handler,
-                                    timeoutMs: item.firstStep.timeoutMilliseconds, capabilities: item.firstStep.capabilities,
-                                    inputKind: "initial", sourceAttempt: nil, priority: item.priority))
+            var step = StepRecord(runID: runID, queue: item.queue, workflowID: item.workflowID,
+                                  step: item.firstStep.name, stepIndex: 0, handler: item.firstStep.handler,
+                                  timeoutMs: item.firstStep.timeoutMilliseconds, capabilities: item.firstStep.capabilities,
+                                  inputKind: "initial", sourceAttempt: nil, priority: item.priority)
+            step.hold = deferred
+            steps.append(step)
+            if !deferred { queues.insert(item.queue) }
         }
         if !steps.isEmpty { try connection.query(Statements.queue("insert_steps", JSONText(text: try json(steps)))) }
-        for queue in queues { try connection.notify(channel: wakeChannel, payload: queue) }
+        for queue in queues.sorted() { try connection.notify(channel: wakeChannel, payload: queue) }
         return results
+    }
+
+    /// Backpressure: the first item the limits turn away, counting the queue's waiting jobs and the initiator's
+    /// active runs only as far as the limits need (bounded reads on partial indexes).
+    static func admit(_ items: [EnqueueItem], limits: AdmissionLimits, on connection: Connection) throws -> Throttle? {
+        var depth: [String: Int] = [:]
+        var active: [String: Int] = [:]
+        for item in items {
+            // A repeated request (its idempotency key names a run) gets that run back, never a throttle.
+            if let key = item.idempotencyKey,
+               try connection.query("SELECT 1 AS one FROM baton.runs WHERE idempotency_key = \(key)").first != nil { continue }
+            if depth[item.queue] == nil {
+                depth[item.queue] = try connection.query("""
+                    SELECT count(*)::int AS n FROM (SELECT 1 FROM baton.jobs WHERE queue = \(item.queue) AND lease_owner IS NULL
+                                                    LIMIT \(limits.depthToCount)) waiting
+                    """).first!.decode("n", as: Int.self)
+            }
+            if limits.maxActivePerInitiator > 0 && active[item.initiator] == nil {
+                active[item.initiator] = try connection.query("""
+                    SELECT count(*)::int AS n FROM (SELECT 1 FROM baton.runs WHERE initiator = \(item.initiator)
+                        AND status IN ('queued','running','blocked','deferred') LIMIT \(limits.maxActivePerInitiator)) mine
+                    """).first!.decode("n", as: Int.self)
+            }
+            if let throttle = Admission.decide(queue: item.queue, priority: item.priority, depth: depth[item.queue]!,
+                                               initiator: item.initiator, initiatorActive: active[item.initiator] ?? 0, limits: limits) {
+                return throttle
+            }
+            depth[item.queue]! += 1
+            active[item.initiator, default: 0] += 1
+        }
+        return nil
+    }
+
+    static func recordThrottle(_ throttle: Throttle, initiator: String, on connection: Connection) throws {
+        try connection.query("""
+            INSERT INTO baton.queue_events (queue, kind, actor, message, payload)
+            VALUES (\(throttle.queue), 'throttled', \(initiator), \(throttle.message),
+                    jsonb_build_object('reason', \(throttle.reason.rawValue)::text, 'retryAfterSeconds', \(throttle.retryAfterSeconds)::int))
+            """)
+    }
+
+    static func activeRunConflict(_ holder: UUID, _ item: EnqueueItem) -> StoreConflict {
+        let id = holder.uuidString.lowercased()
+        return StoreConflict(code: "active_run_exists",
+                             message: "run \(id) of \(item.repository ?? "") feature \(item.featureKey ?? "") is still active (queued, running or blocked); follow it, or cancel it first (workflow \(item.workflow) refuses a second run; `conflicts: defer` would queue this one behind it)",
+                             details: ["runId": id])
     }
 
     public func enqueue(_ request: EnqueueRequest) async throws -> EnqueueResult {
@@ -133,6 +209,7 @@ public final class QueueStore: Sendable {
         let rows = try await pool.retryingConnection { connection in try connection.query(statement) }
         return try rows.map { row in
             var job = try ClaimedJob(row: row, leaseOwner: workerID)
+            job.payloadVersion = try row.decode("payload_version")
             if let code = try row.decode("refusal", as: String?.self) {
                 let failed = try row.decode("refusal_detail", as: String?.self).map {
                     try JSONDecoder().decode(ClaimGate.FailedCheck.self, from: Data($0.utf8))
@@ -254,6 +331,11 @@ public final class QueueStore: Sendable {
     /// a job lock while holding the run, so cancel and claim cannot deadlock.
     public func cancelRun(_ runID: UUID, by actor: String = "system") async throws -> CancelResult {
         try await pool.retryingTransaction { connection in
+            // The feature's lock before the run's row (the order the release of deferred runs takes them in).
+            if let feature = try connection.query("SELECT repository, feature_key FROM baton.runs WHERE id = \(runID)").first,
+               let repository = try feature.decode("repository", as: String?.self), let key = try feature.decode("feature_key", as: String?.self) {
+                try connection.query("SELECT baton.lock_feature(\(repository), \(key))")
+            }
             guard let row = try connection.query("SELECT status FROM baton.runs WHERE id = \(runID) FOR UPDATE").first else { return .notFound }
             let status = RunStatus(rawValue: try row.decode("status")) ?? .failed
             if status.isTerminal { return .alreadyFinished(status) }
@@ -290,7 +372,7 @@ public final class QueueStore: Sendable {
     }
 }
 
-struct EnqueueItem: Encodable, Sendable {
+struct EnqueueItem: Encodable, Sendable, Equatable {
     var id: UUID
     var workflowID: Int64
     var workflow: String
@@ -304,10 +386,12 @@ struct EnqueueItem: Encodable, Sendable {
     var input: String
     var firstStep: StepDefinition
     var ord = 0
+    var conflicts: ConflictPolicy = .refuse
 
     enum CodingKeys: String, CodingKey {
         case id, workflowID = "workflow_id", workflow, workflowVersion = "workflow_version", queue, repository
         case featureKey = "feature_key", initiator, idempotencyKey = "idempotency_key", priority, input, firstStep = "first_step", ord
+        case conflicts
     }
 }
 

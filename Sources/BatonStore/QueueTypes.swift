@@ -28,6 +28,28 @@ public struct EnqueueResult: Sendable, Equatable {
     public var runID: UUID
     /// False when an earlier run with the same idempotency key was returned instead.
     public var created: Bool
+    /// The active run this new run waits behind (`conflicts: defer`).
+    public var deferredBehind: UUID?
+
+    public init(runID: UUID, created: Bool, deferredBehind: UUID? = nil) {
+        self.runID = runID
+        self.created = created
+        self.deferredBehind = deferredBehind
+    }
+}
+
+/// One item of an enqueue inside the store: its result, or the active run that refused it.
+enum EnqueueAdmission: Sendable, Equatable {
+    case enqueued(EnqueueResult)
+    case refused(by: UUID, EnqueueItem)
+
+    /// The result, or the conflict that refused the item.
+    func result() throws -> EnqueueResult {
+        switch self {
+        case .enqueued(let result): return result
+        case .refused(let holder, let item): throw QueueStore.activeRunConflict(holder, item)
+        }
+    }
 }
 
 /// A job a worker holds under a lease. `leaseEpoch` fences everything the worker writes for it.
@@ -57,11 +79,14 @@ public struct ClaimedJob: Sendable, Equatable, Codable {
     public var authority: RunAuthority?
     /// Set when the claim refused the step (check, then run): the worker records it blocked without running it.
     public var refusal: StepError?
+    /// The payload version the input was frozen under (nil: 1); the handler must accept it.
+    public var payloadVersion: Int?
 
     enum CodingKeys: String, CodingKey {
         case id, runID = "run_id", workflowID = "workflow_id", step, stepIndex = "step_index", handler, attempt, errors, crashes
         case priority, timeoutMilliseconds = "timeout_ms", leaseOwner = "lease_owner", leaseEpoch = "lease_epoch", input
         case inputSHA256 = "input_sha256", requiredCapabilities = "required_capabilities", authority, refusal
+        case payloadVersion = "payload_version"
     }
 }
 

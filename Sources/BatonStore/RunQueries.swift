@@ -125,16 +125,6 @@ public final class RunQueries: Sendable {
         }
     }
 
-    /// The active (queued or running) run of a repository's feature, if any.
-    public func activeRun(repository: String, featureKey: String) async throws -> UUID? {
-        try await pool.withConnection { connection in
-            try connection.query("""
-                SELECT id FROM baton.runs WHERE repository = \(repository) AND feature_key = \(featureKey) AND status IN ('queued', 'running')
-                ORDER BY created_at LIMIT 1
-                """).first?.decode("id", as: UUID.self)
-        }
-    }
-
     /// One summary per step of the run's workflow definition (and its link_error step once reached), in order.
     public func steps(runID: UUID) async throws -> [StepSummary] {
         try await pool.withConnection { connection in

@@ -72,6 +72,16 @@ public enum EngineMetrics {
         Timer(label: "baton_handler_duration_seconds", dimensions: [("step", step), ("outcome", outcome)])
             .recordNanoseconds((ContinuousClock.now - since).nanoseconds)
     }
+
+    /// Backpressure turned a create away (`reason`: queue_soft_depth, queue_hard_depth, initiator_active_cap).
+    public static func throttled(queue: String, reason: String) {
+        Counter(label: "baton_throttled_total", dimensions: [("queue", queue), ("reason", reason)]).increment()
+    }
+
+    /// Aging promotion moved `jobs` waiting jobs of `queue` up one priority level.
+    public static func promoted(queue: String, jobs: Int) {
+        Counter(label: "baton_promotions_total", dimensions: [("queue", queue)]).increment(by: jobs)
+    }
 }
 
 /// API figures, recorded by the API's middleware.

@@ -51,3 +51,10 @@ public func claimedAgainAndFoundNothing(_ worker: Worker, timeout: Duration = .s
     worker.wakeUp()
     return await eventually(timeout: timeout) { worker.isIdle }
 }
+
+/// Wakes `worker` and waits until it waits again: with a free slot, it has claimed once more since this call and
+/// taken all it could (a worker busy on some jobs is never idle, but it still claims for its free slots).
+public func claimedAgain(_ worker: Worker, timeout: Duration = .seconds(60)) async -> Bool {
+    worker.wakeUp()
+    return await eventually(timeout: timeout) { worker.isWaitingForWork }
+}

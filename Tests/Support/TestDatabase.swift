@@ -124,6 +124,13 @@ public final class EngineHarness: @unchecked Sendable {
         return try await runs.run(id)!
     }
 
+    /// Gracefully stops one worker and waits until it has stopped.
+    public func stopWorker(_ worker: Worker) async {
+        worker.beginShutdown()
+        if let task = running.first(where: { $0.0 === worker })?.1 { _ = try? await task.value }
+        running.removeAll { $0.0 === worker }
+    }
+
     /// Gracefully stops every worker and waits for them.
     public func stop() async {
         for (worker, _) in running { worker.beginShutdown() }

@@ -9,7 +9,7 @@
 
 const TOKEN_KEY = 'baton.console.token';
 const REFRESH_MS = 5000;
-const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'blocked', 'cancelled'];
+const RUN_STATUSES = ['queued', 'deferred', 'running', 'succeeded', 'failed', 'blocked', 'cancelled'];
 const TRIAGE_STATUSES = ['new', 'manual_replay', 'discarded'];
 const INLINE_TYPES = ['application/json', 'application/x-ndjson', 'application/jsonl', 'text/plain', 'text/x-diff', 'text/markdown'];
 const INLINE_LIMIT = 2 * 1024 * 1024;

@@ -191,7 +191,7 @@ async function renderRun(main, id, signal) {
     drawNotices(notices, run);
     drawSteps(steps, run, attempts.items);
     drawArtifacts(artifacts, viewer, run, files.items, signal);
-    if (['queued', 'running'].includes(run.status) || (endedAt !== null && run.updatedAt !== endedAt)) follow();
+    if (['queued', 'deferred', 'running'].includes(run.status) || (endedAt !== null && run.updatedAt !== endedAt)) follow();
   };
   await refresh();
   follow();
@@ -236,7 +236,7 @@ function drawActions(actions, run, refresh) {
   actions.dataset.key = key;
   const result = previous || el('span', { class: 'action-result', 'aria-live': 'polite' });
   const retryable = ['failed', 'blocked', 'cancelled'].includes(run.status);
-  const active = ['queued', 'running'].includes(run.status);
+  const active = ['queued', 'deferred', 'running'].includes(run.status);
   const failedStep = (run.steps || []).find((s) => s.status !== 'succeeded' && s.status !== 'pending' && s.status !== 'skipped');
   const act = async (path, body, done) => {
     replace(result, 'working…');

@@ -66,3 +66,38 @@ ORDER BY e.lease_until;
 INSERT INTO baton.worker_losses (worker_id, queue, run_id, step, attempt)
 SELECT x.worker_id, x.queue, x.run_id, x.step, x.attempt
 FROM jsonb_to_recordset($1::jsonb) AS x(worker_id text, queue text, run_id uuid, step text, attempt int);
+
+-- name: promote_waiting
+-- Aging promotion (docs/flow-control.md): a ready job of queue $1 that waited long enough at its priority moves up one
+-- level, while more urgent work is waiting (a job at the most urgent waiting level has nobody to overtake).
+-- $2 int[] waits in ms: element k is the wait at priority k (1-based: priority 1 → 0 after $2[1]); priorities past the
+-- array's end use its last element. $3 at most this many jobs. The wait counts from the job's run_at or its last
+-- promotion. One `promoted` event per job.
+WITH top AS (
+    SELECT min(p) AS level FROM generate_series(0, 9) p
+    WHERE EXISTS (SELECT 1 FROM baton.jobs j WHERE j.queue = $1 AND j.lease_owner IS NULL AND j.priority = p AND j.run_at <= now())
+), due AS (
+    SELECT j.id FROM baton.jobs j, top
+    WHERE j.queue = $1 AND j.lease_owner IS NULL AND j.priority > top.level AND j.run_at <= now()
+      AND coalesce(j.promoted_at, j.run_at) <= now() - make_interval(secs => ($2::int[])[least(j.priority, cardinality($2::int[]))] / 1000.0)
+    ORDER BY j.priority, j.run_seq, j.id
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+), promoted AS (
+    UPDATE baton.jobs j SET priority = j.priority - 1, promoted_at = now()
+    FROM due WHERE j.id = due.id AND j.lease_owner IS NULL
+      AND coalesce(j.promoted_at, j.run_at) <= now() - make_interval(secs => ($2::int[])[least(j.priority, cardinality($2::int[]))] / 1000.0)
+    RETURNING j.run_id, j.step, j.attempt, j.priority
+), events AS (
+    INSERT INTO baton.run_events (run_id, step, attempt, level, kind, message, payload)
+    SELECT p.run_id, p.step, p.attempt, 'info', 'promoted',
+           format('step %s waited behind more urgent work; promoted to priority %s', p.step, p.priority),
+           jsonb_build_object('priority', p.priority, 'from', p.priority + 1)
+    FROM promoted p
+)
+SELECT count(*)::int AS promoted FROM promoted;
+
+-- name: release_stuck_deferred
+-- Deferred runs whose feature has no active run any more start (a safety net: the run that ended normally releases
+-- the next one itself). $1 at most this many features.
+SELECT baton.release_stuck_deferred($1) AS released;

@@ -3,37 +3,73 @@
 
 -- name: enqueue_runs
 -- Inserts runs; a run whose idempotency key exists already is not inserted (created = false, the existing id).
+-- One active (queued, running or blocked) run per repository and feature: the caller took each feature's lock
+-- (baton.lock_feature) before this statement. A run whose feature has an active run (in the database or earlier in
+-- the batch) is refused (admission 'refused', no run, a conflict_refused event on the active run) or, when its
+-- workflow's conflicts policy is 'defer', inserted 'deferred' (its first job is held until the active run ends).
 -- $1 jsonb array of {id, workflow_id, workflow, workflow_version, queue, repository, feature_key, initiator,
---    idempotency_key, priority, input, first_step, ord}. Their first steps go in by insert_steps.
+--    idempotency_key, priority, input, first_step, ord, conflicts}. Their first steps go in by insert_steps.
 WITH item AS (
-    SELECT x.* FROM jsonb_to_recordset($1::jsonb) AS x(
+    SELECT x.*,
+           (SELECT r.id FROM baton.runs r WHERE r.idempotency_key = x.idempotency_key) AS existing,
+           CASE WHEN x.repository IS NOT NULL AND x.feature_key IS NOT NULL
+                THEN baton.feature_holder(x.repository, x.feature_key, NULL) END AS holder
+    FROM jsonb_to_recordset($1::jsonb) AS x(
         id uuid, workflow_id bigint, workflow text, workflow_version int, queue text, repository text, feature_key text,
-        initiator text, idempotency_key text, priority int, input text, first_step jsonb, ord bigint)
+        initiator text, idempotency_key text, priority int, input text, first_step jsonb, ord bigint, conflicts text)
+), ranked AS (
+    SELECT i.*,
+           row_number() OVER w AS feature_rank,
+           coalesce(i.holder, first_value(i.id) OVER w) AS active_run
+    FROM item i
+    WINDOW w AS (PARTITION BY i.repository, i.feature_key, i.existing IS NULL ORDER BY i.ord)
+), decided AS (
+    SELECT r.*,
+           CASE WHEN r.existing IS NOT NULL THEN 'existing'
+                WHEN r.repository IS NULL OR r.feature_key IS NULL THEN 'queued'
+                WHEN r.holder IS NULL AND r.feature_rank = 1 THEN 'queued'
+                WHEN r.conflicts = 'defer' THEN 'deferred'
+                ELSE 'refused' END AS admission
+    FROM ranked r
 ), inserted AS (
     INSERT INTO baton.runs (id, workflow_id, workflow, workflow_version, queue, repository, feature_key, status, current_step,
                             initiator, idempotency_key, priority, input)
-    SELECT id, workflow_id, workflow, workflow_version, queue, repository, feature_key, 'queued', first_step->>'name',
+    SELECT id, workflow_id, workflow, workflow_version, queue, repository, feature_key, admission, first_step->>'name',
            coalesce(initiator, 'system'), idempotency_key, priority, input::jsonb
-    FROM item ORDER BY ord
+    FROM decided WHERE admission IN ('queued', 'deferred') ORDER BY ord
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id
-), queued AS (
+), events AS (
     INSERT INTO baton.run_events (run_id, step, attempt, level, kind, message, payload)
-    SELECT i.id, NULL, NULL, 'info', 'run_queued',
-           format('run queued: workflow %s v%s, first step %s', i.workflow, i.workflow_version, i.first_step->>'name'),
-           jsonb_build_object('initiator', coalesce(i.initiator, 'system'))
-    FROM item i JOIN inserted n ON n.id = i.id
-    ORDER BY i.ord
+    SELECT e.run_id, NULL, NULL, e.level, e.kind, e.message, e.payload
+    FROM (
+        SELECT d.ord, 0 AS n, d.id AS run_id, 'info' AS level, 'run_queued' AS kind,
+               format('run queued: workflow %s v%s, first step %s', d.workflow, d.workflow_version, d.first_step->>'name') AS message,
+               jsonb_build_object('initiator', coalesce(d.initiator, 'system')) AS payload
+        FROM decided d JOIN inserted n ON n.id = d.id
+        UNION ALL
+        SELECT d.ord, 1, d.id, 'info', 'conflict_deferred',
+               format('run %s of %s feature %s is active; this run starts when it ends', d.active_run, d.repository, d.feature_key),
+               jsonb_build_object('activeRunId', d.active_run, 'initiator', coalesce(d.initiator, 'system'))
+        FROM decided d JOIN inserted n ON n.id = d.id WHERE d.admission = 'deferred'
+        UNION ALL
+        SELECT d.ord, 2, d.active_run, 'warning', 'conflict_refused',
+               format('a new run of %s feature %s by %s was refused: this run is active', d.repository, d.feature_key, coalesce(d.initiator, 'system')),
+               jsonb_build_object('initiator', coalesce(d.initiator, 'system'), 'workflow', d.workflow)
+        FROM decided d WHERE d.admission = 'refused' AND (d.holder IS NOT NULL OR EXISTS (SELECT 1 FROM inserted n WHERE n.id = d.active_run))
+    ) e
+    ORDER BY e.ord, e.n
 )
-SELECT i.ord, coalesce(n.id, r.id) AS run_id, n.id IS NOT NULL AS created
-FROM item i
-LEFT JOIN inserted n ON n.id = i.id
-LEFT JOIN baton.runs r ON n.id IS NULL AND r.idempotency_key = i.idempotency_key
-ORDER BY i.ord;
+SELECT d.ord, CASE WHEN d.admission = 'refused' THEN NULL ELSE coalesce(n.id, r.id) END AS run_id, n.id IS NOT NULL AS created,
+       d.admission, d.active_run
+FROM decided d
+LEFT JOIN inserted n ON n.id = d.id
+LEFT JOIN baton.runs r ON n.id IS NULL AND r.idempotency_key = d.idempotency_key
+ORDER BY d.ord;
 
 -- name: insert_steps
 -- The steps of a batch (see baton.insert_steps, the one place that inserts jobs). $1 jsonb array of items.
-SELECT s.job_id, s.run_id, s.attempt_id, s.attempt, s.input, s.input_sha256, s.leased,
+SELECT s.job_id, s.run_id, s.attempt_id, s.attempt, s.input, s.input_sha256, s.leased, s.payload_version,
        CASE WHEN s.leased THEN baton.run_authority(s.run_id)::text END AS authority
 FROM baton.insert_steps($1::jsonb) s;
 
@@ -46,8 +82,8 @@ FROM baton.insert_steps($1::jsonb) s;
 --   credentials_invalid                 a failed preflight check of this worker that the step's capabilities need
 -- A refused job stays leased to the worker, its attempt still queued, and the worker records it blocked at once:
 -- it never shows as running. An allowed job's attempt and run become running with a step_started event.
-WITH picked AS (
-    SELECT c.id FROM baton.jobs c
+WITH candidates AS (
+    SELECT c.id, c.limit_key, c.priority, c.run_seq FROM baton.jobs c
     WHERE c.queue = $1 AND c.lease_owner IS NULL AND c.run_at <= now()
       AND (c.required_capabilities = '{}' OR c.required_capabilities <@ $3::text[])
       AND (cardinality($6::text[]) = 0 OR c.step = ANY($6::text[]))
@@ -55,9 +91,25 @@ WITH picked AS (
           SELECT 1 FROM baton.runs r WHERE r.id = c.run_id
             AND (cardinality($7::text[]) = 0 OR r.repository = ANY($7::text[]))
             AND (cardinality($8::text[]) = 0 OR r.workflow = ANY($8::text[]))))
+      AND (c.limit_key IS NULL OR EXISTS (SELECT 1 FROM baton.limits l WHERE l.key = c.limit_key AND l.running < l.max))
     ORDER BY c.priority, c.run_seq, c.id
     LIMIT $4
     FOR UPDATE SKIP LOCKED
+), wanted AS (
+    SELECT c.limit_key AS key, count(*)::int AS n FROM candidates c WHERE c.limit_key IS NOT NULL GROUP BY c.limit_key
+), granted AS (
+    -- Global limits: one UPDATE per key takes what is free. Concurrent claims queue on the key's row and each
+    -- re-reads the row another committed (READ COMMITTED re-check), so grants never exceed `max`.
+    UPDATE baton.limits l
+    SET last_grant = least(w.n, greatest(l.max - l.running, 0)), running = l.running + least(w.n, greatest(l.max - l.running, 0))
+    FROM wanted w WHERE l.key = w.key
+    RETURNING l.key, l.last_grant
+), picked AS (
+    SELECT c.id FROM (
+        SELECT c.id, c.limit_key, row_number() OVER (PARTITION BY c.limit_key ORDER BY c.priority, c.run_seq, c.id) AS rank
+        FROM candidates c
+    ) c LEFT JOIN granted g ON g.key = c.limit_key
+    WHERE c.limit_key IS NULL OR c.rank <= coalesce(g.last_grant, 0)
 ), leased AS (
     UPDATE baton.jobs j
     SET lease_owner = $2, lease_until = clock_timestamp() + make_interval(secs => $5 / 1000.0), lease_epoch = j.lease_epoch + 1
@@ -90,7 +142,7 @@ WITH picked AS (
     UPDATE baton.step_attempts a
     SET status = 'running', worker_id = $2, lease_epoch = g.lease_epoch, started_at = clock_timestamp()
     FROM judged g WHERE a.id = g.attempt_id AND g.refusal IS NULL
-    RETURNING a.id, a.input::text AS input, a.input_sha256
+    RETURNING a.id, a.input::text AS input, a.input_sha256, a.payload_version
 ), runs_started AS (
     UPDATE baton.runs r SET status = 'running', started_at = coalesce(r.started_at, now()), updated_at = now()
     FROM judged g WHERE r.id = g.run_id AND g.refusal IS NULL AND r.status = 'queued'
@@ -102,6 +154,7 @@ WITH picked AS (
 )
 SELECT g.id, g.run_id, g.workflow_id, g.step, g.step_index, g.handler, g.attempt, g.errors, g.crashes, g.priority,
        g.timeout_ms, g.lease_epoch, coalesce(s.input, '') AS input, coalesce(s.input_sha256, '') AS input_sha256,
+       coalesce(s.payload_version, 1) AS payload_version,
        g.required_capabilities, g.authority::text AS authority, g.refusal, g.failure::text AS refusal_detail
 FROM judged g LEFT JOIN started s ON s.id = g.attempt_id
 ORDER BY g.priority, g.run_seq, g.id;
@@ -191,6 +244,6 @@ WITH attempts AS (
 )
 -- $6: the runs' new steps, through baton.insert_steps (it reads nothing the statements above change: source
 -- inputs, the run's input and place in line, attempt numbers of other steps). Eager successors come back leased.
-SELECT s.job_id, s.run_id, s.attempt_id, s.attempt, s.input, s.input_sha256, s.leased,
+SELECT s.job_id, s.run_id, s.attempt_id, s.attempt, s.input, s.input_sha256, s.leased, s.payload_version,
        CASE WHEN s.leased THEN baton.run_authority(s.run_id)::text END AS authority
 FROM baton.insert_steps($6::jsonb) s;
