@@ -46,6 +46,9 @@ struct WorkerCommand: AsyncParsableCommand {
             maxCrashes: try maxCrashes ?? env.number("BATON_MAX_CRASHES") ?? 3, shutdownGrace: try seconds(grace, "BATON_GRACE", 30),
             eagerHandoff: try eagerHandoff ?? env.bool("BATON_EAGER_HANDOFF") ?? true)
         let requirePreflight = try requirePreflight || (env.bool("BATON_REQUIRE_PREFLIGHT") ?? false)
+        if try SpecSettings.sandboxMode(env) == .none && caps.contains("codex") {
+            global.logger().warning("BATON_AGENT_SANDBOX=none: the coding agent runs WITHOUT a sandbox; it can read and write everything this worker's user can (other runs' checkouts, token files). Use only on a machine that cannot create one, and fix that (see `baton preflight`)")
+        }
         let remote = server ?? env.setting("BATON_SERVER")
         // A remote worker has no database: its preflight checks everything else.
         let context = remote == nil ? try await global.context(poolSize: 4) : nil

@@ -9,15 +9,18 @@ public struct StepDefinition: Codable, Sendable, Hashable {
     public var retryOn: [String: RetryPolicy]
     /// Capabilities a worker must advertise to claim this step (e.g. `codex`, `github`, `git`).
     public var capabilities: [String]
+    /// Limits for the process the step starts (the agent); nil when the workflow file sets none.
+    public var limits: ResourceLimits?
 
     public init(name: String, handler: String, timeout: Duration = .seconds(60), retry: RetryPolicy = .default,
-                retryOn: [String: RetryPolicy] = [:], capabilities: [String] = []) {
+                retryOn: [String: RetryPolicy] = [:], capabilities: [String] = [], limits: ResourceLimits? = nil) {
         self.name = name
         self.handler = handler
         self.timeoutMilliseconds = timeout.milliseconds
         self.retry = retry
         self.retryOn = retryOn
         self.capabilities = capabilities
+        self.limits = limits
     }
 
     public var timeout: Duration { .milliseconds(timeoutMilliseconds) }

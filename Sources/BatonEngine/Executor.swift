@@ -61,8 +61,10 @@ final class Executor: Sendable {
         logger[metadataKey: "baton.step"] = "\(job.step)"
         logger[metadataKey: "baton.attempt"] = "\(job.attempt)"
         let recorder = LeasedRecorder(queue: source, job: job, logger: logger)
-        let context = StepContext(runID: job.runID, step: job.step, attempt: job.attempt, input: job.input,
+        var context = StepContext(runID: job.runID, step: job.step, attempt: job.attempt, input: job.input,
                                   inputSHA256: job.inputSHA256, logger: logger, events: recorder, artifacts: recorder)
+        // The step's resource limits come from the run's frozen workflow (cached per workflow by the source).
+        context.limits = await definition(of: job, logger: logger)?.limits
         let timeout = Duration.milliseconds(job.timeoutMilliseconds)
         let result: Result<StepOutput, Error>
         if let denial = await legitimacy.check(job) {
