@@ -47,7 +47,7 @@ public enum AgentProcessError: Error, CustomStringConvertible, Equatable {
 
 /// Runs an agent in a process group of its own: stdout goes line by line to `onLine` and to `stdoutFile`,
 /// stderr to `stderrFile`. Cancelling the calling task kills the whole group (the agent and anything it
-/// started), so a timeout or a run cancel leaves nothing behind.
+/// started), so a timeout or a run cancel leaves nothing behind; so does the agent's own exit.
 public enum AgentProcess {
     /// Returns the exit status (128 + signal number when killed by a signal).
     public static func run(_ command: AgentCommand, stdoutFile: URL, stderrFile: URL,
@@ -83,6 +83,9 @@ public enum AgentProcess {
                 let waiter = Thread {
                     var status: Int32 = 0
                     while waitpid(pid.process, &status, 0) < 0 && errno == EINTR {}
+                    // The agent is done: what it left running in its group would hold stdout open (and the step
+                    // with it) until the step's timeout.
+                    kill(-pid.process, SIGKILL)
                     pid.output.waitUntilDone()
                     let exited = status & 0x7f == 0
                     continuation.resume(returning: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f))

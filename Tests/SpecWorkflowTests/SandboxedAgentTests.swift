@@ -53,7 +53,8 @@ struct SandboxedAgentTests {
             #expect(submit.errorMessage?.contains("another run's files") == true, "\(submit.errorMessage ?? "")")
             #expect(submit.errorMessage?.contains(otherFile) == true)
             #expect(ownWriteLanded(fixture, run))
-            #expect(try await !fixture.everythingRecorded(run).contains(other))
+            let recorded = try await fixture.everythingRecorded(run)
+            #expect(!recorded.contains(other))
         }
     }
 
@@ -111,6 +112,32 @@ struct SandboxedAgentTests {
             #expect(run.status == .failed)
             #expect(submit.errorCode == "agent_memory_limit", "\(submit.errorCode ?? "") \(submit.errorMessage ?? "")")
             #expect(submit.errorMessage?.contains("memory limit of 64MiB") == true, "\(submit.errorMessage ?? "")")
+        }
+    }
+
+    @Test func cpuTimeAndWallTimeLimitsStopTheAgent() async throws {
+        let spinner = try self.fixture("spin")
+        try await hostileRun(spinner, limits: ResourceLimits(cpuTimeSeconds: 1)) { _, submit in
+            #expect(submit.errorCode == "agent_cpu_limit", "\(submit.errorCode ?? "") \(submit.errorMessage ?? "")")
+            #expect(submit.errorMessage?.contains("cpu_time limit of 1s") == true)
+        }
+        let sleeper = try self.fixture("hang")
+        try await hostileRun(sleeper, limits: ResourceLimits(wallTime: .seconds(2))) { _, submit in
+            #expect(submit.errorCode == "agent_wall_time_limit", "\(submit.errorCode ?? "") \(submit.errorMessage ?? "")")
+            #expect(submit.errorMessage?.contains("wall_time limit of 2s") == true)
+        }
+    }
+
+    /// Limits do not depend on the sandbox: with BATON_AGENT_SANDBOX=none the process cgroup still holds, and the
+    /// step says loudly that the agent ran unconfined.
+    @Test func withoutTheSandboxLimitsStillHoldAndTheRunSaysItRanUnconfined() async throws {
+        let fixture = try self.fixture("fork")
+        fixture.configuration.agent.sandbox = .none
+        try await hostileRun(fixture, limits: ResourceLimits(processes: 16)) { run, submit in
+            #expect(submit.errorCode == "agent_process_limit", "\(submit.errorCode ?? "") \(submit.errorMessage ?? "")")
+            let events = try await fixture.harness.runs.events(runID: run.id)
+            let warning = try #require(events.first { $0.kind == "agent_unsandboxed" })
+            #expect(warning.level == "warning" && warning.message.contains("BATON_AGENT_SANDBOX=none"))
         }
     }
 
