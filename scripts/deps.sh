@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Baton builds and runs with, when any is missing.
 set -euo pipefail
-packages=(libpq-dev libgit2-dev libcurl4-openssl-dev postgresql pkg-config python3 python3-venv git)
+# bubblewrap: the coding agent's sandbox (BATON_AGENT_SANDBOX=bubblewrap, the default; docs/spec-workflow.md).
+packages=(libpq-dev libgit2-dev libcurl4-openssl-dev postgresql pkg-config python3 python3-venv git bubblewrap)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

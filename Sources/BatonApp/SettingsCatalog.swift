@@ -53,5 +53,7 @@ enum SettingsCatalog {
         Setting("spec.branch_prefix", env: "BATON_BRANCH_PREFIX", default: "baton/"),
         Setting("spec.base_branch", env: "BATON_BASE_BRANCH", default: "main"),
         Setting("spec.repositories", env: "BATON_REPOSITORIES"),
+        Setting("spec.agent_sandbox", env: "BATON_AGENT_SANDBOX", default: "bubblewrap"),
+        Setting("spec.agent_sandbox_read", env: "BATON_AGENT_SANDBOX_READ"),
     ]
 }

@@ -16,10 +16,22 @@ enum SpecSettings {
             github: GitHubConfiguration(apiBase: value("BATON_GITHUB_API") ?? "https://api.github.com",
                                         token: value("BATON_GITHUB_TOKEN") ?? value("GITHUB_TOKEN") ?? ""),
             agent: AgentSettings(executable: value("BATON_CODEX_COMMAND") ?? "codex",
-                                 path: value("PATH") ?? "/usr/local/bin:/usr/bin:/bin", environment: agentEnvironment),
+                                 path: value("PATH") ?? "/usr/local/bin:/usr/bin:/bin", environment: agentEnvironment,
+                                 // An unknown value is refused by `baton worker` (sandboxMode); here it keeps the safe default.
+                                 sandbox: (try? sandboxMode(env)) ?? .bubblewrap,
+                                 sandboxReadOnly: value("BATON_AGENT_SANDBOX_READ")?.split(separator: ":").map(String.init) ?? []),
             author: Signature(name: value("BATON_GIT_AUTHOR_NAME") ?? "Baton", email: value("BATON_GIT_AUTHOR_EMAIL") ?? "baton@localhost"),
             branchPrefix: value("BATON_BRANCH_PREFIX") ?? "baton/",
             defaultBaseBranch: value("BATON_BASE_BRANCH") ?? "main")
+    }
+
+    /// How the agent is confined (BATON_AGENT_SANDBOX: `bubblewrap`, the default, or `none`).
+    static func sandboxMode(_ env: [String: String] = AppEnvironment.current) throws -> AgentSandboxMode {
+        guard let text = env["BATON_AGENT_SANDBOX"].flatMap({ $0.isEmpty ? nil : $0.lowercased() }) else { return .bubblewrap }
+        guard let mode = AgentSandboxMode(rawValue: text) else {
+            throw ConfigurationFailure("BATON_AGENT_SANDBOX must be bubblewrap or none (got \"\(text)\")")
+        }
+        return mode
     }
 
     /// The Spec Kit CLI to check (BATON_SPECIFY_COMMAND) and the repositories this deployment allows

@@ -47,6 +47,9 @@ struct WorkerCommand: AsyncParsableCommand {
             eagerHandoff: try eagerHandoff ?? env.bool("BATON_EAGER_HANDOFF") ?? true)
         configuration.aging = try FlowSettings.aging(env)
         let requirePreflight = try requirePreflight || (env.bool("BATON_REQUIRE_PREFLIGHT") ?? false)
+        if try SpecSettings.sandboxMode(env) == .none && caps.contains("codex") {
+            global.logger().warning("BATON_AGENT_SANDBOX=none: the coding agent runs WITHOUT a sandbox; it can read and write everything this worker's user can (other runs' checkouts, token files). Use only on a machine that cannot create one, and fix that (see `baton preflight`)")
+        }
         let remote = server ?? env.setting("BATON_SERVER")
         // A remote worker has no database: its preflight checks everything else.
         let context = remote == nil ? try await global.context(poolSize: 4) : nil

@@ -14,11 +14,16 @@ public struct PreflightCheck: Sendable {
     public var capability: String?
     public var repository: String?
     public var perform: @Sendable () async -> CheckFinding
+    /// Run again, not read from the cached report, right before each step that needs `capability` starts
+    /// (a credential that can break at any time, e.g. the agent's login: cheap to check, costly to miss).
+    public var beforeEachStep: Bool
 
-    public init(name: String, capability: String? = nil, repository: String? = nil, perform: @escaping @Sendable () async -> CheckFinding) {
+    public init(name: String, capability: String? = nil, repository: String? = nil, beforeEachStep: Bool = false,
+                perform: @escaping @Sendable () async -> CheckFinding) {
         self.name = name
         self.capability = capability
         self.repository = repository
+        self.beforeEachStep = beforeEachStep
         self.perform = perform
     }
 }

@@ -16,6 +16,8 @@ public struct StepContext: Sendable {
     public var events: any StepEventSink
     /// Records the files the step writes (kind, path, size, sha256) on the run.
     public var artifacts: any StepArtifactSink
+    /// The step's `limits:` from its workflow file (nil: none set); handlers that start processes apply them.
+    public var limits: ResourceLimits?
 
     public init(runID: UUID, step: String, attempt: Int, input: String, inputSHA256: String, logger: Logger,
                 events: any StepEventSink = DiscardingEventSink(), artifacts: any StepArtifactSink = DiscardingArtifactSink()) {

@@ -11,15 +11,18 @@ public struct StepDefinition: Codable, Sendable, Hashable {
     public var capabilities: [String]
     /// The payload version the step's frozen input is made under (nil: 1). Its handler must accept it (`StepHandler`).
     public var payloadVersion: Int?
+    /// Limits for the process the step starts (the agent); nil when the workflow file sets none.
+    public var limits: ResourceLimits?
 
     public init(name: String, handler: String, timeout: Duration = .seconds(60), retry: RetryPolicy = .default,
-                retryOn: [String: RetryPolicy] = [:], capabilities: [String] = []) {
+                retryOn: [String: RetryPolicy] = [:], capabilities: [String] = [], limits: ResourceLimits? = nil) {
         self.name = name
         self.handler = handler
         self.timeoutMilliseconds = timeout.milliseconds
         self.retry = retry
         self.retryOn = retryOn
         self.capabilities = capabilities
+        self.limits = limits
     }
 
     public var timeout: Duration { .milliseconds(timeoutMilliseconds) }
@@ -35,22 +38,22 @@ public struct WorkflowDefinition: Codable, Sendable, Hashable {
     /// What a new run does while another run of its repository and feature is active (nil: refuse).
     public var conflicts: ConflictPolicy?
     /// Global limits on running steps that need a capability, across every worker (docs/flow-control.md).
-    public var limits: [ConcurrencyLimit]?
+    public var concurrency: [ConcurrencyLimit]?
 
     public init(name: String, version: Int = 1, queue: String = "default", steps: [StepDefinition], linkError: StepDefinition? = nil,
-                conflicts: ConflictPolicy? = nil, limits: [ConcurrencyLimit]? = nil) {
+                conflicts: ConflictPolicy? = nil, concurrency: [ConcurrencyLimit]? = nil) {
         self.name = name
         self.version = version
         self.queue = queue
         self.steps = steps
         self.linkError = linkError
         self.conflicts = conflicts
-        self.limits = limits
+        self.concurrency = concurrency
     }
 
     /// The limit that applies to `step` (the first whose capability it needs), if any.
     public func limit(for step: StepDefinition) -> ConcurrencyLimit? {
-        limits?.first { step.capabilities.contains($0.capability) }
+        concurrency?.first { step.capabilities.contains($0.capability) }
     }
 
     /// The step at `index`; `linkErrorIndex` names the link_error step.

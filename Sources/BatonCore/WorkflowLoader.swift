@@ -53,7 +53,7 @@ public enum WorkflowLoader {
         guard let root = document as? [String: Any] else {
             throw reader.error("", "the document must be a mapping with name, steps and optional version, queue, link_error")
         }
-        try reader.rejectUnknown(root, allowed: ["name", "version", "queue", "steps", "link_error", "conflicts", "limits"])
+        try reader.rejectUnknown(root, allowed: ["name", "version", "queue", "steps", "link_error", "conflicts", "concurrency"])
         let name = try reader.identifier(root, "name")
         let version = try reader.integer(root, "version", default: 1, range: 1...Int(Int32.max))
         let queue = try reader.identifier(root, "queue", default: "default")
@@ -85,19 +85,19 @@ public enum WorkflowLoader {
             }
             conflicts = policy
         }
-        var limits: [ConcurrencyLimit]?
-        if let raw = root["limits"] {
-            guard let list = raw as? [Any] else { throw reader.error("limits", "must be a list of {capability, max, scope}") }
-            limits = try list.enumerated().map { index, item in
-                try FieldReader(file: file, location: "limits[\(index)]").limit(item)
+        var concurrency: [ConcurrencyLimit]?
+        if let raw = root["concurrency"] {
+            guard let list = raw as? [Any] else { throw reader.error("concurrency", "must be a list of {capability, max, scope}") }
+            concurrency = try list.enumerated().map { index, item in
+                try FieldReader(file: file, location: "concurrency[\(index)]").limit(item)
             }
-            let capabilities = limits!.map(\.capability)
+            let capabilities = concurrency!.map(\.capability)
             if Set(capabilities).count != capabilities.count {
-                throw reader.error("limits", "names a capability twice; one limit per capability")
+                throw reader.error("concurrency", "names a capability twice; one limit per capability")
             }
         }
         return WorkflowDefinition(name: name, version: version, queue: queue, steps: steps, linkError: linkError,
-                                  conflicts: conflicts, limits: limits)
+                                  conflicts: conflicts, concurrency: concurrency)
     }
 }
 
@@ -128,10 +128,10 @@ private struct FieldReader {
         return value
     }
 
-    func integer(_ map: [String: Any], _ key: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
+    func integer(_ map: [String: Any], _ key: String, default fallback: Int, range: ClosedRange<Int>, field: String? = nil) throws -> Int {
         guard let raw = map[key] else { return fallback }
         guard let value = raw as? Int, range.contains(value) else {
-            throw error(key, "must be a whole number in \(range.lowerBound)...\(range.upperBound) (got \(describe(raw)))")
+            throw error(field ?? key, "must be a whole number in \(range.lowerBound)...\(range.upperBound) (got \(describe(raw)))")
         }
         return value
     }
@@ -155,7 +155,7 @@ private struct FieldReader {
         guard let map = raw as? [String: Any] else { throw error("", "a step must be a mapping with name and handler") }
         let name = try identifier(map, "name")
         location += " (\(name))"
-        try rejectUnknown(map, allowed: ["name", "handler", "timeout", "retry", "retry_on", "capabilities", "payload_version"])
+        try rejectUnknown(map, allowed: ["name", "handler", "timeout", "retry", "retry_on", "capabilities", "limits", "payload_version"])
         let handler = try identifier(map, "handler")
         if let knownHandlers, !knownHandlers.contains(handler) {
             throw error("handler", "no handler named \"\(handler)\" is registered; known handlers: \(knownHandlers.sorted().joined(separator: ", "))")
@@ -175,7 +175,9 @@ private struct FieldReader {
             }
             capabilities = Array(Set(list)).sorted()
         }
-        var step = StepDefinition(name: name, handler: handler, timeout: timeout, retry: retry, retryOn: retryOn, capabilities: capabilities)
+        let limits = try map["limits"].map { try resourceLimits($0, timeout: timeout) }
+        var step = StepDefinition(name: name, handler: handler, timeout: timeout, retry: retry, retryOn: retryOn, capabilities: capabilities,
+                                  limits: limits)
         if map["payload_version"] != nil { step.payloadVersion = try integer(map, "payload_version", default: 1, range: 1...1000) }
         return step
     }
@@ -194,6 +196,41 @@ private struct FieldReader {
             scope = value
         }
         return ConcurrencyLimit(capability: capability, max: max, scope: scope)
+    }
+
+    /// `limits: {cpu_time: 20m, memory: 4GiB, processes: 256, open_files: 1024, wall_time: 25m}`.
+    func resourceLimits(_ raw: Any, timeout: Duration) throws -> ResourceLimits {
+        guard let map = raw as? [String: Any] else {
+            throw error("limits", "must be a mapping with any of cpu_time, memory, processes, open_files, wall_time (got \(describe(raw)))")
+        }
+        try rejectUnknown(map, allowed: ["cpu_time", "memory", "processes", "open_files", "wall_time"], prefix: "limits.")
+        var limits = ResourceLimits()
+        if map["cpu_time"] != nil {
+            let cpu = try duration(map, "cpu_time", default: .zero, field: "limits.cpu_time")
+            guard cpu >= .seconds(1), cpu.milliseconds % 1000 == 0 else {
+                throw error("limits.cpu_time", "must be whole seconds, at least 1s (got \(describe(map["cpu_time"])))")
+            }
+            limits.cpuTimeSeconds = Int(cpu.milliseconds / 1000)
+        }
+        if let rawMemory = map["memory"] {
+            let text = (rawMemory as? String) ?? (rawMemory as? Int).map(String.init) ?? ""
+            guard let bytes = ByteSizeText.parse(text), bytes >= 16 << 20 else {
+                throw error("limits.memory", "must be a size of at least 16MiB such as 512MiB, 4GiB or a number of bytes (got \(describe(rawMemory)))")
+            }
+            limits.memoryBytes = bytes
+        }
+        if map["processes"] != nil { limits.processes = try integer(map, "processes", default: 0, range: 1...1_000_000, field: "limits.processes") }
+        if map["open_files"] != nil { limits.openFiles = try integer(map, "open_files", default: 0, range: 16...1_048_576, field: "limits.open_files") }
+        if map["wall_time"] != nil {
+            let wall = try duration(map, "wall_time", default: .zero, field: "limits.wall_time")
+            if wall <= .zero { throw error("limits.wall_time", "must be longer than zero") }
+            if wall > timeout {
+                throw error("limits.wall_time", "must not be longer than the step's timeout (\(DurationText.format(timeout))): the timeout would stop the step first")
+            }
+            limits.wallTimeMilliseconds = wall.milliseconds
+        }
+        if limits.isEmpty { throw error("limits", "sets no limit; remove it or set any of cpu_time, memory, processes, open_files, wall_time") }
+        return limits
     }
 
     func policy(_ raw: Any, field: String) throws -> RetryPolicy {

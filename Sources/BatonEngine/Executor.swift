@@ -63,6 +63,8 @@ final class Executor: Sendable {
         let recorder = LeasedRecorder(queue: source, job: job, logger: logger)
         var context = StepContext(runID: job.runID, step: job.step, attempt: job.attempt, input: job.input,
                                   inputSHA256: job.inputSHA256, logger: logger, events: recorder, artifacts: recorder)
+        // The step's resource limits come from the run's frozen workflow (cached per workflow by the source).
+        context.limits = await definition(of: job, logger: logger)?.limits
         let timeout = Duration.milliseconds(job.timeoutMilliseconds)
         let result: Result<StepOutput, Error>
         let handler = handlers[job.handler]

@@ -8,7 +8,8 @@ import BatonStore
 /// - a run bound to a person's token needs that token live (`actor_revoked`) and its role still allowed
 ///   (`actor_not_allowed`); system-initiated runs act under system authority;
 /// - the run's repository must be allowed for this deployment and worker (`repository_not_allowed`);
-/// - the credentials the step needs must still pass this worker's preflight (`credentials_invalid`).
+/// - the credentials the step needs must still pass this worker's preflight (`credentials_invalid`); checks marked
+///   `beforeEachStep` (Codex's CLI and login) are run again right now, the others come from the cached report.
 /// Missing prerequisites (`prerequisite_missing`) are found by the handlers themselves, which throw
 /// `StepError.blocked` before they change anything.
 public struct Legitimacy: Sendable {
@@ -50,7 +51,8 @@ public struct Legitimacy: Sendable {
             return .blocked("repository_not_allowed", "repository \(repository) is not allowed for this worker (allowed: \(repositories))")
         }
         if let preflight {
-            let report = await preflight.current()
+            // Cached results, except the checks that must be fresh before every step (the agent's login).
+            let report = await preflight.current(rechecking: job.requiredCapabilities)
             if let problem = report.credentialProblem(capabilities: job.requiredCapabilities, repository: authority.repository) {
                 return .blocked("credentials_invalid", problem)
             }

@@ -33,6 +33,34 @@ public actor Preflight {
         return await refresh()
     }
 
+    /// The report a step needing `capabilities` is judged by: the cached one, with the checks marked
+    /// `beforeEachStep` for those capabilities run again now. A result that changed replaces the old one in the
+    /// cached report and goes to the observers (so a login that broke also stops the worker advertising it).
+    public func current(rechecking capabilities: [String]) async -> PreflightReport {
+        let report = await current()
+        let due = checks.filter { check in
+            check.beforeEachStep && check.capability.map { capabilities.contains($0) && offered.contains($0) } == true
+        }
+        guard !due.isEmpty else { return report }
+        let fresh = await Self.runAll(due, offered: offered, timeout: timeout).results
+        var merged = report
+        var changed = false
+        for result in fresh {
+            if let index = merged.results.firstIndex(where: { $0.name == result.name && $0.repository == result.repository }) {
+                changed = changed || merged.results[index].status != result.status
+                merged.results[index] = result
+            } else {
+                merged.results.append(result)
+                changed = true
+            }
+        }
+        if changed, let last {
+            self.last = (merged, last.at)
+            for observer in observers { await observer(merged) }
+        }
+        return merged
+    }
+
     /// The last report, however old (nil before the first run).
     public var latest: PreflightReport? { last?.report }
 

@@ -28,7 +28,7 @@ public final class QueueStore: Sendable {
                 ON CONFLICT (name, checksum) DO NOTHING
                 """)
             // A definition's limits apply from now on to the keys of its workflow (the newest registration wins).
-            for limit in workflow.limits ?? [] {
+            for limit in workflow.concurrency ?? [] {
                 try connection.query("""
                     UPDATE baton.limits SET max = \(limit.max)
                     WHERE workflow = \(workflow.name) AND capability = \(limit.capability) AND max <> \(limit.max)

@@ -12,13 +12,18 @@ public struct AgentCommand: Sendable {
     public var environment: [String: String]
     /// Written to the agent's standard input, which is then closed.
     public var input: String
+    /// Words put before the executable: the programs that confine it (cgroup join, rlimits, sandbox), each of
+    /// which execs the next. Empty: the agent is started directly.
+    public var launcher: [String]
 
-    public init(executable: String, arguments: [String], workingDirectory: String, environment: [String: String], input: String) {
+    public init(executable: String, arguments: [String], workingDirectory: String, environment: [String: String], input: String,
+                launcher: [String] = []) {
         self.executable = executable
         self.arguments = arguments
         self.workingDirectory = workingDirectory
         self.environment = environment
         self.input = input
+        self.launcher = launcher
     }
 
     /// The command line as a person would type it (for messages; carries no environment).
@@ -42,21 +47,45 @@ public enum AgentProcessError: Error, CustomStringConvertible, Equatable {
 
 /// Runs an agent in a process group of its own: stdout goes line by line to `onLine` and to `stdoutFile`,
 /// stderr to `stderrFile`. Cancelling the calling task kills the whole group (the agent and anything it
-/// started), so a timeout or a run cancel leaves nothing behind.
+/// started), so a timeout or a run cancel leaves nothing behind; so does the agent's own exit.
 public enum AgentProcess {
     /// Returns the exit status (128 + signal number when killed by a signal).
     public static func run(_ command: AgentCommand, stdoutFile: URL, stderrFile: URL,
                            onLine: @escaping @Sendable (String) -> Void) async throws -> Int32 {
+        try await run(command, stdoutFile: stdoutFile, stderrFile: stderrFile, wallTime: nil, onLine: onLine).status
+    }
+
+    /// How an agent process ended.
+    public struct Exit: Sendable, Equatable {
+        /// The exit status (128 + signal number when killed by a signal).
+        public var status: Int32
+        /// Killed because it ran past `wallTime`.
+        public var wallTimeExceeded: Bool
+    }
+
+    /// Like `run`, and kills the whole process group when it runs longer than `wallTime`.
+    public static func run(_ command: AgentCommand, stdoutFile: URL, stderrFile: URL, wallTime: Duration?,
+                           onLine: @escaping @Sendable (String) -> Void) async throws -> Exit {
         let path = command.environment["PATH"] ?? "/usr/bin:/bin"
         guard let executable = resolve(command.executable, path: path) else {
             throw AgentProcessError.missingExecutable(command: command.display, path: path)
         }
         let pid = try spawn(command, executable: executable, stdoutFile: stdoutFile, stderrFile: stderrFile, onLine: onLine)
-        return await withTaskCancellationHandler {
+        let expired = Once()
+        let timer = wallTime.map { limit in
+            Task {
+                try await Task.sleep(for: limit)
+                if expired.claim() { kill(-pid.process, SIGKILL) }
+            }
+        }
+        let status = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
                 let waiter = Thread {
                     var status: Int32 = 0
                     while waitpid(pid.process, &status, 0) < 0 && errno == EINTR {}
+                    // The agent is done: what it left running in its group would hold stdout open (and the step
+                    // with it) until the step's timeout.
+                    kill(-pid.process, SIGKILL)
                     pid.output.waitUntilDone()
                     let exited = status & 0x7f == 0
                     continuation.resume(returning: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f))
@@ -66,6 +95,9 @@ public enum AgentProcess {
         } onCancel: {
             kill(-pid.process, SIGKILL)
         }
+        timer?.cancel()
+        // Claimed by the timer (it killed the group) or now (it can no longer fire).
+        return Exit(status: status, wallTimeExceeded: timer != nil && !expired.claim())
     }
 
     static func resolve(_ name: String, path: String) -> String? {
@@ -112,7 +144,7 @@ public enum AgentProcess {
         posix_spawnattr_setsigmask(&attributes, &empty)
 
         // `env -C DIR` starts the agent in its working directory (glibc's addchdir_np is not visible to Swift).
-        let argv = (["/usr/bin/env", "-C", command.workingDirectory, "--", executable] + command.arguments).map { strdup($0) } + [nil]
+        let argv = (["/usr/bin/env", "-C", command.workingDirectory, "--"] + command.launcher + [executable] + command.arguments).map { strdup($0) } + [nil]
         let envp = command.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
         var pid: pid_t = 0
@@ -173,4 +205,11 @@ final class OutputPump: @unchecked Sendable {
     }
 
     func waitUntilDone() { done.wait() }
+}
+
+/// True for the first caller only.
+final class Once: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = false
+    func claim() -> Bool { lock.withLock { defer { done = true }; return !done } }
 }

@@ -52,11 +52,19 @@ public struct AgentSettings: Sendable {
     public var path: String
     /// Variables the agent gets on top of PATH, e.g. HOME and CODEX_HOME for its login. Never the GitHub token.
     public var environment: [String: String]
+    /// How the agent is confined (BATON_AGENT_SANDBOX). `baton worker` defaults to bubblewrap; code that builds a
+    /// configuration itself chooses.
+    public var sandbox: AgentSandboxMode
+    /// More read-only paths the sandboxed agent sees (BATON_AGENT_SANDBOX_READ).
+    public var sandboxReadOnly: [String]
 
-    public init(executable: String = "codex", path: String = "/usr/local/bin:/usr/bin:/bin", environment: [String: String] = [:]) {
+    public init(executable: String = "codex", path: String = "/usr/local/bin:/usr/bin:/bin", environment: [String: String] = [:],
+                sandbox: AgentSandboxMode = .none, sandboxReadOnly: [String] = []) {
         self.executable = executable
         self.path = path
         self.environment = environment
+        self.sandbox = sandbox
+        self.sandboxReadOnly = sandboxReadOnly
     }
 
     /// The variables worth passing from a worker's own environment: the agent's login and locale, no secrets

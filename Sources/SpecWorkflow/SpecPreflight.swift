@@ -2,8 +2,8 @@ import BatonCore
 import Foundation
 import Git
 
-/// The checks a spec worker runs before it takes work: Codex CLI present and logged in, Spec Kit CLI present
-/// (capability `codex`); GitHub token valid and able to push to each configured repository (`github`);
+/// The checks a spec worker runs before it takes work: Codex CLI present and logged in, Spec Kit CLI present, the
+/// agent's sandbox can be created (capability `codex`); GitHub token valid and able to push to each configured repository (`github`);
 /// libgit2 with HTTPS (`git`); data and artifact folders writable (the whole worker). Details never carry a
 /// secret: command output and GitHub messages go through `SecretMask`.
 public struct SpecPreflight: Sendable {
@@ -21,9 +21,12 @@ public struct SpecPreflight: Sendable {
 
     public var checks: [PreflightCheck] {
         var checks = [
-            PreflightCheck(name: "codex_cli", capability: "codex") { await self.codexPresent() },
-            PreflightCheck(name: "codex_login", capability: "codex") { await self.codexLoggedIn() },
+            // Codex's CLI and login are checked again right before every step that runs the agent (a login expires
+            // or is revoked at any time; the agent must not start without one).
+            PreflightCheck(name: "codex_cli", capability: "codex", beforeEachStep: true) { await self.codexPresent() },
+            PreflightCheck(name: "codex_login", capability: "codex", beforeEachStep: true) { await self.codexLoggedIn() },
             PreflightCheck(name: "spec_kit_cli", capability: "codex") { await self.specKitPresent() },
+            PreflightCheck(name: "agent_sandbox", capability: "codex") { await self.configuration.agent.sandbox.sandbox.probe() },
             PreflightCheck(name: "github_token", capability: "github") { await self.githubToken() },
         ]
         for repository in repositories {

@@ -19,9 +19,29 @@ public struct SubmitHandler: StepHandler {
         let folder = try ArtifactFolder(root: configuration.artifactsRoot, context: context)
         let prompt = Prompt.build(discovery)
         await folder.write("prompt.md", prompt, kind: "agent_prompt", contentType: "text/markdown; charset=utf-8")
-        let command = configuration.agent.command(worktree: workspace.worktreePath(runID: runID), prompt: prompt)
-        await context.events.emit("agent_started", "running `\(command.display)` on phase \(discovery.phase)",
-                                  payload: json(["command": command.display, "artifacts": folder.relativeDirectory]))
+        let worktree = workspace.worktreePath(runID: runID)
+        let command = configuration.agent.command(worktree: worktree, prompt: prompt)
+        let confinement: AgentConfinement
+        let confined: AgentCommand
+        do {
+            let agent = configuration.agent
+            let executable = AgentProcess.resolve(command.executable, path: agent.path) ?? command.executable
+            let scope = SandboxScope(worktree: worktree, hidden: [configuration.dataDirectory.path, configuration.artifactsRoot.path],
+                                     environment: command.environment, executable: executable, readOnly: agent.sandboxReadOnly)
+            confinement = AgentConfinement(limits: context.limits, sandbox: agent.sandbox.sandbox, scope: scope)
+            confined = try confinement.confine(command)
+        } catch let error as SandboxUnavailable {
+            throw StepError.blocked("agent_sandbox_unavailable", error.description)
+        }
+        defer { confinement.finish() }
+        if configuration.agent.sandbox == .none {
+            await context.events.emit(level: "warning", kind: "agent_unsandboxed",
+                                      message: "the agent runs without a sandbox (BATON_AGENT_SANDBOX=none): it can read and write everything the worker's user can",
+                                      payload: "{}")
+        }
+        await context.events.emit("agent_started", "running `\(command.display)` on phase \(discovery.phase) (\(confinement.enforcement))",
+                                  payload: json(["command": command.display, "artifacts": folder.relativeDirectory,
+                                                 "sandbox": configuration.agent.sandbox.rawValue, "limits": confinement.limits.summary]))
 
         let (stream, lines) = AsyncStream.makeStream(of: CodexEvent.self)
         let mask = configuration.agent.secretMask
@@ -34,9 +54,10 @@ public struct SubmitHandler: StepHandler {
             }
             return state
         }
-        let status: Int32
+        let exit: AgentProcess.Exit
         do {
-            status = try await AgentProcess.run(command, stdoutFile: folder.url("codex.jsonl"), stderrFile: folder.url("codex.stderr.log")) {
+            exit = try await AgentProcess.run(confined, stdoutFile: folder.url("codex.jsonl"), stderrFile: folder.url("codex.stderr.log"),
+                                              wallTime: confinement.limits.wallTime) {
                 lines.yield(CodexEvent.parse($0))
             }
         } catch let error as AgentProcessError {
@@ -61,6 +82,13 @@ public struct SubmitHandler: StepHandler {
                                       payload: json(["counts": summary.unknown]))
         }
 
+        let status = exit.status
+        // A limit or a sandbox rule that stopped the agent is named before its own account of the failure.
+        let stderr = (try? String(contentsOf: folder.url("codex.stderr.log"), encoding: .utf8)) ?? ""
+        if let stopped = confinement.explain(exit, stderr: mask(String(stderr.suffix(65_536)))) {
+            await context.events.emit(level: "error", kind: "agent_confined", message: stopped.message, payload: json(["code": stopped.code]))
+            throw stopped
+        }
         let logs = "see \(folder.relativeDirectory)/codex.stderr.log and codex.jsonl"
         if status != 0 || summary.turnFailure != nil, let refused = summary.authenticationFailure {
             throw StepError(code: "agent_auth_failed",

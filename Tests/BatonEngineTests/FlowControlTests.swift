@@ -152,7 +152,7 @@ struct FlowControlTests {
     @Test func eightClaimsRacingForALimitOfFiveLeaseFive() async throws {
         try await withEngine { engine in
             var workflow = engine.workflow([StepDefinition(name: "agent", handler: "noop", capabilities: ["codex"])], name: "limited-race-\(engine.queueName)")
-            workflow.limits = [ConcurrencyLimit(capability: "codex", max: 5)]
+            workflow.concurrency = [ConcurrencyLimit(capability: "codex", max: 5)]
             _ = try await engine.queue.enqueue((0..<20).map { _ in EnqueueRequest(workflow: workflow) })
             let pool = try await TestDatabase.pool(size: 8, applicationName: "limit-race")
             let leased = try await scoped(pool, stop: { $0.close() }) { pool in
@@ -190,7 +190,7 @@ struct FlowControlTests {
         handlers.register("agent", GatedHandler(gate: gate, running: running))
         try await withEngine(handlers: handlers) { engine in
             var workflow = engine.workflow([StepDefinition(name: "agent", handler: "agent", capabilities: ["codex"])], name: "limited-\(engine.queueName)")
-            workflow.limits = [ConcurrencyLimit(capability: "codex", max: 5)]
+            workflow.concurrency = [ConcurrencyLimit(capability: "codex", max: 5)]
             let ids = try await engine.queue.enqueue((0..<16).map { _ in EnqueueRequest(workflow: workflow) }).map(\.runID)
             let workers = (0..<8).map { _ in engine.startWorker(engine.configuration(concurrency: 2, capabilities: ["codex"])) }
             #expect(await eventually { running.withLock { $0.now } == 5 })

@@ -172,6 +172,7 @@ final class SpecFixture: @unchecked Sendable {
         environment["BATON_GITHUB_TOKEN"] = configuration.github.token
         environment["BATON_CODEX_COMMAND"] = configuration.agent.executable
         environment["BATON_SPECIFY_COMMAND"] = Self.specify
+        environment["BATON_AGENT_SANDBOX"] = configuration.agent.sandbox.rawValue
         environment["BATON_GIT_AUTHOR_NAME"] = configuration.author.name
         environment["BATON_GIT_AUTHOR_EMAIL"] = configuration.author.email
         process.environment = environment

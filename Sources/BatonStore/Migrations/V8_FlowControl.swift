@@ -163,7 +163,7 @@ extension Migration {
                    CASE WHEN l->>'scope' = 'repository'
                         THEN concat_ws(':', 'repository', r.workflow, r.repository, l->>'capability')
                         ELSE concat_ws(':', 'workflow', r.workflow, l->>'capability') END AS key
-            FROM jsonb_array_elements(coalesce(w.definition->'limits', '[]'::jsonb)) l
+            FROM jsonb_array_elements(coalesce(w.definition->'concurrency', '[]'::jsonb)) l
             WHERE coalesce(x.capabilities, '[]'::jsonb) ? (l->>'capability')
             LIMIT 1
         ) lim ON true
