@@ -14,7 +14,7 @@ struct APIMetrics: Sendable {
             lines.append("# HELP \(name) \(help)")
             lines.append("# TYPE \(name) \(type)")
         }
-        family("baton_jobs", "gauge", "Jobs in the queue table by queue and state (ready, scheduled, leased).")
+        family("baton_jobs", "gauge", "Jobs in the queue table by queue and state (ready, scheduled, leased, deferred: held behind an active run of their feature).")
         for job in stats.jobs { lines.append("baton_jobs{queue=\"\(escape(job.queue))\",state=\"\(job.state)\"} \(job.count)") }
         family("baton_runs", "gauge", "Runs by status.")
         for run in stats.runs { lines.append("baton_runs{status=\"\(run.status)\"} \(run.count)") }

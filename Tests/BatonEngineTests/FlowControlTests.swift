@@ -198,7 +198,7 @@ struct FlowControlTests {
             for worker in workers { #expect(await claimedAgain(worker)) }
             #expect(running.withLock { $0.now } == 5)
             gate.open()
-            for id in ids { #expect(try await engine.waitForRun(id).status == .succeeded) }
+            for id in ids { #expect(try await engine.waitForRun(id, timeout: .seconds(300)).status == .succeeded) }
             #expect(running.withLock { $0.most } == 5)
         }
     }
@@ -257,8 +257,8 @@ struct FlowControlTests {
             let id = try await engine.enqueue(retried, input: #"{"fail": {"times": 1}}"#, priority: 0)
             let urgent = try await engine.queue.enqueue((0..<40).map { _ in EnqueueRequest(workflow: stream, input: #"{"sleepMs": 1}"#, priority: 0) }).map(\.runID)
             engine.startWorker(configuration)
-            #expect(try await engine.waitForRun(id).status == .succeeded)
-            for run in urgent { #expect(try await engine.waitForRun(run).status == .succeeded) }
+            #expect(try await engine.waitForRun(id, timeout: .seconds(600)).status == .succeeded)
+            for run in urgent { #expect(try await engine.waitForRun(run, timeout: .seconds(600)).status == .succeeded) }
             let retryStarted = try #require(try await engine.runs.attempts(runID: id).last?.startedAt)
             let lastUrgent = try #require(try await engine.runs.attempts(runID: urgent.last!).first?.startedAt)
             #expect(retryStarted >= lastUrgent, "without aging the retry starts after the whole urgent stream")
