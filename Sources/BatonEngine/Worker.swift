@@ -161,6 +161,8 @@ public final class Worker: Service, Sendable {
             try? await Task.sleep(for: configuration.rescueInterval)
             if Task.isCancelled { return }
             _ = await rescuer.rescueOnce()
+            await WorkerWatch(source: source, logger: logger).passOnce()
+            if let paused = try? await source.isQueuePaused(configuration.queue) { state.queuePaused = paused }
         }
     }
 
