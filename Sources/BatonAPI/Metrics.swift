@@ -14,7 +14,7 @@ struct APIMetrics: Sendable {
             lines.append("# HELP \(name) \(help)")
             lines.append("# TYPE \(name) \(type)")
         }
-        renderHealth(health, into: &lines, family: family)
+        lines += renderHealth(health)
         family("baton_jobs", "gauge", "Jobs in the queue table by queue and state (ready, scheduled, leased).")
         for job in stats.jobs { lines.append("baton_jobs{queue=\"\(escape(job.queue))\",state=\"\(job.state)\"} \(job.count)") }
         family("baton_runs", "gauge", "Runs by status.")
@@ -43,9 +43,11 @@ struct APIMetrics: Sendable {
     /// Queue health (`baton.queue_health`, `baton.queue_depth`). These series are read from the database, so every
     /// `serve` replica reports the same values: they carry `source="database"` and no label of this process, and rules
     /// aggregate them with `max by (queue)` (docs/operations.md, "Metrics from several replicas").
-    private func renderHealth(_ health: [QueueHealth], into lines: inout [String], family: (String, String, String) -> Void) {
+    private func renderHealth(_ health: [QueueHealth]) -> [String] {
+        var lines: [String] = []
         func gauge(_ name: String, _ help: String, _ values: [(labels: String, value: String)]) {
-            family(name, "gauge", help)
+            lines.append("# HELP \(name) \(help)")
+            lines.append("# TYPE \(name) gauge")
             for value in values { lines.append("\(name){source=\"database\",\(value.labels)} \(value.value)") }
         }
         func byPriority(_ value: (QueueHealth.Depth) -> String) -> [(labels: String, value: String)] {
@@ -74,6 +76,7 @@ struct APIMetrics: Sendable {
         gauge("baton_workers", "Workers by queue and heartbeat state: fresh (heard from within 60 s) or stale (not stopped, not heard from).",
               health.flatMap { [("queue=\"\(escape($0.queue))\",state=\"fresh\"", "\($0.workersFresh)"),
                                 ("queue=\"\(escape($0.queue))\",state=\"stale\"", "\($0.workersStale)")] })
+        return lines
     }
 
     private func escape(_ value: String) -> String {

@@ -74,7 +74,8 @@ import Testing
             // The claim waits of the last 5 minutes include the run that waited through the pause.
             let after = try #require(try await api.request("GET", "/api/v1/queues", role: .viewer).items.first { $0["queue"] as? String == queue })
             #expect(after["paused"] as? Bool == false && after["ready"] as? Int == 0)
-            #expect((after["claims5m"] as? Int ?? 0) >= 6)
+            // At least each run's first step was claimed (later steps may start by eager handoff, which is no claim).
+            #expect((after["claims5m"] as? Int ?? 0) >= 2)
             let p99 = try #require(after["claimWaitP99Seconds"] as? Double)
             let waited = Double(pausedFor.components.seconds) + Double(pausedFor.components.attoseconds) / 1e18
             #expect(p99 >= waited * 0.9, "p99 \(p99) s; the second run waited at least \(waited) s")
