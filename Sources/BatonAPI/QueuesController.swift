@@ -52,6 +52,8 @@ struct QueuesController: Sendable {
         }
         let body = try await RequestJSON.decode(ChangeBody.self, from: request)
         try Validate.text(body.reason, field: "reason", max: 500)
+        // JSON Schema's maxLength counts code points, not the grapheme clusters `count` does.
+        guard body.reason.unicodeScalars.count <= 500 else { throw APIError.invalidField("reason", "must be at most 500 characters") }
         return (queue, body.reason)
     }
 
