@@ -29,6 +29,11 @@ public protocol JobSource: Sendable {
     /// Aging promotion and the release of stuck deferred runs (`QueueStore.maintainFlow`); a source that cannot (a
     /// remote one: the server does it) returns zeros.
     func maintainFlow(queue: String, aging: AgingLadder?) async throws -> (promoted: Int, released: Int)
+    /// The maintenance pass of queue health: workers that went stale or recovered since the last pass (each reported
+    /// by one process only); a source that cannot (a remote one: the server does it) returns none.
+    func watchWorkers() async throws -> [WorkerTransition]
+    /// Whether an operator paused `queue`; a remote source says false (the server refuses its claims anyway).
+    func isQueuePaused(_ queue: String) async throws -> Bool
 }
 
 /// A blocking heartbeat call (`JobSource.heartbeat`), made from one thread only.
@@ -37,6 +42,8 @@ public typealias BlockingHeartbeat = @Sendable (_ workerID: String, _ jobs: [(id
 extension JobSource {
     public func makeBlockingHeartbeat() -> BlockingHeartbeat? { nil }
     public func maintainFlow(queue: String, aging: AgingLadder?) async throws -> (promoted: Int, released: Int) { (0, 0) }
+    public func watchWorkers() async throws -> [WorkerTransition] { [] }
+    public func isQueuePaused(_ queue: String) async throws -> Bool { false }
 
     /// A claim that decides with `gate` whether each step may start (check, then run); sources that cannot (a
     /// remote one: the server decides with its own gate) claim as usual.
@@ -67,5 +74,13 @@ extension QueueStore: JobSource {
 
     public func setWorkerStatus(id: String, status: String) async throws {
         try await RunStore(pool: pool).setWorkerStatus(id: id, status: status)
+    }
+
+    public func watchWorkers() async throws -> [WorkerTransition] {
+        try await QueueHealthStore(pool: pool).watchWorkers()
+    }
+
+    public func isQueuePaused(_ queue: String) async throws -> Bool {
+        try await QueueHealthStore(pool: pool).isPaused(queue: queue)
     }
 }

@@ -165,6 +165,8 @@ public final class Worker: Service, Sendable {
             if Task.isCancelled { return }
             _ = await rescuer.rescueOnce()
             _ = await rescuer.maintainFlowOnce()
+            await WorkerWatch(source: source, logger: logger).passOnce()
+            if let paused = try? await source.isQueuePaused(configuration.queue) { state.queuePaused = paused }
         }
     }
 

@@ -169,9 +169,10 @@ public final class QueueStore: Sendable {
 
     static func recordThrottle(_ throttle: Throttle, initiator: String, on connection: Connection) throws {
         try connection.query("""
-            INSERT INTO baton.queue_events (queue, kind, actor, message, payload)
-            VALUES (\(throttle.queue), 'throttled', \(initiator), \(throttle.message),
-                    jsonb_build_object('reason', \(throttle.reason.rawValue)::text, 'retryAfterSeconds', \(throttle.retryAfterSeconds)::int))
+            INSERT INTO baton.queue_events (queue, level, kind, message, payload)
+            VALUES (\(throttle.queue), 'warning', 'throttled', \(throttle.message),
+                    jsonb_build_object('reason', \(throttle.reason.rawValue)::text, 'initiator', \(initiator)::text,
+                                       'retryAfterSeconds', \(throttle.retryAfterSeconds)::int))
             """)
     }
 

@@ -370,6 +370,34 @@ class ConsoleTests(unittest.TestCase):
             driver.switch_to.alert.text
 
     @captures_failures
+    def test_a_queue_is_paused_and_resumed_from_the_queue_health_table(self):
+        reason = f"credential rotation {uuid.uuid4().hex[:6]}"
+        self.sign_in("operator")
+        self.go("#/workers")
+        try:
+            self.css('[data-queue="default"] button[data-action="pause"]').click()
+            self.visible("#queue-reason").send_keys(reason)
+            self.confirm_dialog()
+            self.css('[data-queue="default"] .badge.status-paused')
+            self.text_in('[data-queue="default"]', reason)
+            # Enqueue is still accepted; the run waits as ready work in the paused queue's row.
+            waiting = create_run("console", {"fail": {"times": 0}})
+            self.wait(lambda d: d.find_element(By.CSS_SELECTOR, '[data-queue="default"] td[data-label="Ready"]').text != "0")
+            self.assertEqual(api("GET", f"/api/v1/runs/{waiting}")[1]["status"], "queued")
+            self.shot("queues-paused")
+            self.css('[data-queue="default"] button[data-action="resume"]').click()
+            self.visible("#queue-reason").send_keys("rotation done")
+            self.confirm_dialog()
+            self.css('[data-queue="default"] button[data-action="pause"]')
+            wait_run(waiting, {"succeeded"})
+        finally:
+            api("POST", "/api/v1/queues/default/resume", TOKENS["operator"], {"reason": "test cleanup"})
+        events = api("GET", "/api/v1/queue-events?queue=default&limit=1000")[1]["items"]
+        paused = [e for e in events if e["kind"] == "queue_paused" and e["payload"].get("reason") == reason]
+        self.assertEqual(len(paused), 1, events)
+        self.assertEqual(paused[0]["payload"]["actor"], "token:console-operator")
+
+    @captures_failures
     def test_workers_activity_lists_and_empty_states(self):
         ok = create_run("console", {"fail": {"times": 0}}, feature="002-playlists")
         wait_run(ok, {"succeeded"})

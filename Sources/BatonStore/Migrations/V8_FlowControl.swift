@@ -1,7 +1,7 @@
 extension Migration {
     /// Version 8: flow control (docs/flow-control.md): one active run per repository and feature across every entry
-    /// point (refuse or defer), global concurrency limits enforced in the claim, aging promotion of waiting work,
-    /// queue-level events (throttles), and the payload version of each frozen input.
+    /// point (refuse or defer), global concurrency limits enforced in the claim, aging promotion of waiting work, and
+    /// the payload version of each frozen input. (Throttles are recorded in version 9's queue_events.)
     static let v8 = Migration(version: 8, name: "flow control", sql: #"""
     -- A deferred run waits behind the active run of its repository and feature; its first job exists, held
     -- (run_at = infinity), and is released when the active run ends.
@@ -85,18 +85,6 @@ extension Migration {
 
     CREATE TRIGGER runs_release_features AFTER UPDATE ON baton.runs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
         FOR EACH STATEMENT EXECUTE FUNCTION baton.release_features();
-
-    -- Queue-level events (throttled creates; pause and resume), apart from runs' events.
-    CREATE TABLE baton.queue_events (
-        id bigserial PRIMARY KEY,
-        queue text NOT NULL,
-        kind text NOT NULL,
-        actor text,
-        message text NOT NULL,
-        payload jsonb NOT NULL DEFAULT '{}',
-        created_at timestamptz NOT NULL DEFAULT now()
-    );
-    CREATE INDEX queue_events_by_queue ON baton.queue_events (queue, id);
 
     -- Global concurrency limits: at most `max` leased jobs per key, across every worker and machine. A job's key
     -- comes from its workflow's `limits` (by capability; per workflow or per repository). The claim takes grants

@@ -85,6 +85,7 @@ FROM baton.insert_steps($1::jsonb) s;
 WITH candidates AS (
     SELECT c.id, c.limit_key, c.priority, c.run_seq FROM baton.jobs c
     WHERE c.queue = $1 AND c.lease_owner IS NULL AND c.run_at <= now()
+      AND NOT EXISTS (SELECT 1 FROM baton.queue_pauses p WHERE p.queue = $1)  -- a paused queue: nothing is claimed
       AND (c.required_capabilities = '{}' OR c.required_capabilities <@ $3::text[])
       AND (cardinality($6::text[]) = 0 OR c.step = ANY($6::text[]))
       AND (cardinality($7::text[]) + cardinality($8::text[]) = 0 OR EXISTS (
