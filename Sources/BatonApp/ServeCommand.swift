@@ -13,6 +13,7 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Folder that artifact paths are relative to (env BATON_ARTIFACTS; default $BATON_DATA_DIR/artifacts, else var/artifacts).") var artifacts: String?
     @Option(help: "Largest artifact file a remote worker may upload, in bytes (env BATON_MAX_ARTIFACT_BYTES; default 268435456).")
     var maxArtifactBytes: Int64?
+    @OptionGroup var oidc: OIDCOptions
 
     func configuration() throws -> APIConfiguration {
         let env = AppEnvironment.current
@@ -23,6 +24,7 @@ struct ServerOptions: ParsableArguments {
         if let limit = try maxArtifactBytes ?? env.number("BATON_MAX_ARTIFACT_BYTES", as: Int64.self), limit > 0 {
             configuration.maxArtifactBytes = limit
         }
+        configuration.oidc = try oidc.configuration()
         return configuration
     }
 }

@@ -39,7 +39,7 @@ final class APITestServer: @unchecked Sendable {
         ]
     }
 
-    init(startWorker: Bool = true) async throws {
+    init(startWorker: Bool = true, oidc: OIDCConfiguration? = nil) async throws {
         engine = try await EngineHarness()
         if startWorker { engine.startWorker() }
         artifactsRoot = FileManager.default.temporaryDirectory.appendingPathComponent("baton-artifacts-\(UUID().uuidString.prefix(8))")
@@ -47,7 +47,7 @@ final class APITestServer: @unchecked Sendable {
         var logger = Logger(label: "api-test")
         logger.logLevel = .critical
         let server = APIServer(pool: engine.pool, queue: engine.queue, workflows: Self.workflows(engine),
-                               configuration: APIConfiguration(host: "127.0.0.1", port: 0, artifactsRoot: artifactsRoot), logger: logger)
+                               configuration: APIConfiguration(host: "127.0.0.1", port: 0, artifactsRoot: artifactsRoot, oidc: oidc), logger: logger)
         self.server = server
         task = Task { try await server.run() }
         port = try await server.boundPort()
@@ -61,8 +61,8 @@ final class APITestServer: @unchecked Sendable {
     }
 
     /// Runs `body` against a new server and stops it (server, workers, artifacts folder), also when `body` throws.
-    static func with<T>(startWorker: Bool = true, _ body: (APITestServer) async throws -> T) async throws -> T {
-        let api = try await APITestServer(startWorker: startWorker)
+    static func with<T>(startWorker: Bool = true, oidc: OIDCConfiguration? = nil, _ body: (APITestServer) async throws -> T) async throws -> T {
+        let api = try await APITestServer(startWorker: startWorker, oidc: oidc)
         return try await scoped(api, stop: { await $0.stop() }, body)
     }
 
