@@ -35,8 +35,10 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var server: ServerOptions
 
     func run() async throws {
+        // Settings first: a bad one stops the command (exit 78) before it touches the database.
+        let configuration = try server.configuration()
         let context = try await global.context(poolSize: 8)
-        let api = APIServer(pool: context.pool, queue: context.queue, workflows: context.workflows, configuration: try server.configuration(),
+        let api = APIServer(pool: context.pool, queue: context.queue, workflows: context.workflows, configuration: configuration,
                             logger: context.logger)
         try await announce(api, context: context)
         // Remote workers cannot rescue (no database access): the server returns their expired leases to the queue.
@@ -81,6 +83,7 @@ struct UpCommand: AsyncParsableCommand {
 
     func run() async throws {
         let env = AppEnvironment.current
+        let configuration = try server.configuration()
         let context = try await global.context(poolSize: 10)
         let queueNames = (queues ?? env.setting("BATON_QUEUE")).map { $0.split(separator: ",").map(String.init) }
             ?? Array(Set(context.workflows.values.map(\.queue))).sorted()
@@ -98,7 +101,7 @@ struct UpCommand: AsyncParsableCommand {
             for worker in workers where payload.isEmpty || payload == worker.configuration.queue { worker.wakeUp() }
         }
         defer { listener.stop() }
-        let api = APIServer(pool: context.pool, queue: context.queue, workflows: context.workflows, configuration: try server.configuration(),
+        let api = APIServer(pool: context.pool, queue: context.queue, workflows: context.workflows, configuration: configuration,
                             logger: context.logger)
         try await announce(api, context: context)
         let group = ServiceGroup(configuration: .init(
