@@ -33,6 +33,13 @@ let package = Package(
         .target(name: "HTTPClient", dependencies: ["CLibCurl"]),
         .target(name: "Git", dependencies: ["CLibGit2"]),
 
+        // OpenID Connect tokens: JWT (RS256, ES256) verification and the issuer's JWK set, fetched over libcurl.
+        .target(name: "OIDC", dependencies: [
+            "HTTPClient",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
+
         // Pure model: workflows, statuses, retry policies. No I/O.
         .target(name: "BatonCore", dependencies: [
             .product(name: "Logging", package: "swift-log"),
@@ -74,7 +81,7 @@ let package = Package(
 
         // HTTP API: Hummingbird routes, auth, DTOs, error mapping. HTTP types stop here.
         .target(name: "BatonAPI", dependencies: [
-            "BatonCore", "BatonStore", "BatonTelemetry",
+            "BatonCore", "BatonStore", "BatonTelemetry", "OIDC",
             "PQ",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -109,7 +116,7 @@ let package = Package(
         ]),
         .testTarget(name: "BatonAPITests", dependencies: [
             "BatonAPI", "BatonTelemetry", "BatonStore", "BatonCore", "BatonEngine", "BatonRemote", "HTTPClient", "PQ", "BatonTestSupport", .product(name: "Yams", package: "Yams"),
-            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Crypto", package: "swift-crypto"), "OIDC", .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
         .testTarget(name: "BatonEngineTests", dependencies: ["BatonEngine", "BatonStore", "BatonCore", "BatonApp", "PQ", "BatonTestSupport"]),
     ],

@@ -16,6 +16,16 @@ enum SettingsCatalog {
         Setting("server.port", env: "BATON_PORT", flag: "--port", default: "8080"),
         Setting("server.max_artifact_bytes", env: "BATON_MAX_ARTIFACT_BYTES", flag: "--max-artifact-bytes", default: "268435456"),
 
+        Setting("oidc.issuer", env: "BATON_OIDC_ISSUER", flag: "--oidc-issuer"),
+        Setting("oidc.audience", env: "BATON_OIDC_AUDIENCE", flag: "--oidc-audience"),
+        Setting("oidc.jwks_url", env: "BATON_OIDC_JWKS_URL", flag: "--oidc-jwks-url"),
+        Setting("oidc.clock_skew", env: "BATON_OIDC_CLOCK_SKEW", flag: "--oidc-clock-skew", default: "60"),
+        Setting("oidc.role_claim", env: "BATON_OIDC_ROLE_CLAIM", flag: "--oidc-role-claim", default: "groups"),
+        Setting("oidc.roles", env: "BATON_OIDC_ROLES", flag: "--oidc-roles"),
+        Setting("oidc.worker_policies", env: "BATON_OIDC_WORKER_POLICIES", flag: "--oidc-worker-policies"),
+        Setting("oidc.jwks_max_age", env: "BATON_OIDC_JWKS_MAX_AGE", flag: "--oidc-jwks-max-age", default: "600"),
+        Setting("oidc.jwks_cooldown", env: "BATON_OIDC_JWKS_COOLDOWN", flag: "--oidc-jwks-cooldown", default: "30"),
+
         Setting("worker.queue", env: "BATON_QUEUE", flag: "--queue", default: "default"),
         Setting("worker.concurrency", env: "BATON_CONCURRENCY", flag: "--concurrency"),
         Setting("worker.prefetch", env: "BATON_PREFETCH", flag: "--prefetch", default: "1"),
