@@ -332,8 +332,9 @@ public final class QueueStore: Sendable {
     /// a job lock while holding the run, so cancel and claim cannot deadlock.
     public func cancelRun(_ runID: UUID, by actor: String = "system") async throws -> CancelResult {
         try await pool.retryingTransaction { connection in
-            // The feature's lock before the run's row (the order the release of deferred runs takes them in).
-            if let feature = try connection.query("SELECT repository, feature_key FROM baton.runs WHERE id = \(runID)").first,
+            // A deferred run: its feature's lock before its row, the order the release of deferred runs takes them in
+            // (an active run's is not taken: a worker ending it holds its row and then takes the feature's lock).
+            if let feature = try connection.query("SELECT repository, feature_key FROM baton.runs WHERE id = \(runID) AND status = 'deferred'").first,
                let repository = try feature.decode("repository", as: String?.self), let key = try feature.decode("feature_key", as: String?.self) {
                 try connection.query("SELECT baton.lock_feature(\(repository), \(key))")
             }

@@ -114,11 +114,15 @@ struct FlowControlTests {
             let (runs, outcomes, _) = try await racingEntryPoints(engine, policy: .refuse)
             #expect(outcomes.filter { $0 == "accepted" }.count == 1, "\(outcomes)")
             #expect(outcomes.filter { $0 == "active_run_exists" || $0.contains("is active") }.count == 3, "\(outcomes)")
-            let kinds = try await engine.pool.withConnection { connection in
-                try connection.query("SELECT kind FROM baton.run_events WHERE run_id = ANY(\(runs.map { $0.uuidString.lowercased() })::uuid[])")
-                    .map { try $0.decode("kind", as: String.self) }
+            // Refused retries and replays are recorded on their runs; refused creates as queue events naming the active run.
+            let refusals = try await engine.pool.withConnection { connection in
+                try connection.query("""
+                    SELECT (SELECT count(*) FROM baton.run_events WHERE kind = 'conflict_refused'
+                              AND run_id = ANY(\(runs.map { $0.uuidString.lowercased() })::uuid[]))
+                         + (SELECT count(*) FROM baton.queue_events WHERE kind = 'conflict_refused' AND queue = \(engine.queueName)) AS n
+                    """).first!.decode("n", as: Int.self)
             }
-            #expect(kinds.filter { $0 == "conflict_refused" }.count == 3)
+            #expect(refusals == 3)
             // Nothing was left half-made: the refused creates left no run; the refused retry and replay runs are still failed.
             let active = try await engine.pool.withConnection { connection in
                 try connection.query("SELECT count(*)::int AS n FROM baton.runs WHERE repository = \("acme/\(engine.queueName)") AND status IN ('queued','running','blocked','deferred')")
