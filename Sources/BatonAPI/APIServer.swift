@@ -76,6 +76,7 @@ public final class APIServer: Service, Sendable {
         TokensController(services: services).register(in: table)
         WorkerController(services: services).register(in: table)
         StatsController(services: services).register(in: table)
+        LedgerController(services: services).register(in: table)
         ConsoleController().register(on: router)
         routes = table.routes
         let port = self.port
