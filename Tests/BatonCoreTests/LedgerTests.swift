@@ -113,8 +113,7 @@ struct LedgerTests {
         events[1] = LedgerEvent(id: a.id, entry: b.entry, storedPrevious: b.storedPrevious, storedHash: b.storedHash)
         events[3] = LedgerEvent(id: b.id, entry: a.entry, storedPrevious: a.storedPrevious, storedHash: a.storedHash)
         let report = Self.verify(events, attempts, artifacts)
-        #expect(report.firstProblem == LedgerProblem(code: "link_broken", eventId: 11, eventKind: "step_succeeded", attemptId: nil, artifactId: nil,
-                                                      message: report.firstProblem?.message ?? ""))
+        #expect(report.firstProblem?.code == "link_broken" && report.firstProblem?.eventId == 11 && report.firstProblem?.eventKind == "step_succeeded")
     }
 
     @Test func aChangedInputOrInputHashIsNamedByItsStartEvent() {
