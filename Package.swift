@@ -44,6 +44,7 @@ let package = Package(
         .target(name: "BatonCore", dependencies: [
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
         // Metric definitions with a tiny call API (swift-metrics), and the Prometheus registry that /metrics

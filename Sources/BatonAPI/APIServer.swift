@@ -92,6 +92,7 @@ public final class APIServer: Service, Sendable {
         WorkerController(services: services).register(in: table)
         StatsController(services: services).register(in: table)
         QueuesController(services: services).register(in: table)
+        LedgerController(services: services).register(in: table)
         ConsoleController().register(on: router)
         routes = table.routes
         let port = self.port

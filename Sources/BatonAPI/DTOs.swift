@@ -66,6 +66,8 @@ struct RunDTO: Encodable, Sendable {
     var waiting: String?
     /// What an operator does next, for a blocked or failed run.
     var next: String?
+    /// The run ledger's head hash and event count (docs/ledger.md); shown by `GET /api/v1/runs/{id}` only.
+    var ledger: LedgerHead?
 
     init(_ run: RunView, steps: [StepSummary]? = nil, waiting: String? = nil) {
         id = run.id.uuidString.lowercased()

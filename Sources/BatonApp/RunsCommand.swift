@@ -2,11 +2,11 @@ import ArgumentParser
 import BatonCore
 import Foundation
 
-/// `baton runs create|list|show|retry|cancel`: the API client for runs.
+/// `baton runs create|list|show|retry|cancel|verify`: the API client for runs.
 struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs", abstract: "Create, list, show, follow, retry and cancel runs through the API (BATON_URL, BATON_TOKEN).",
-        subcommands: [Create.self, List.self, Show.self, Events.self, Retry.self, Cancel.self])
+        subcommands: [Create.self, List.self, Show.self, Events.self, Retry.self, Cancel.self, Verify.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start a run; prints its id.")
