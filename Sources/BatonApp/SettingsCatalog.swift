@@ -35,6 +35,13 @@ enum SettingsCatalog {
         Setting("preflight.timeout", env: "BATON_PREFLIGHT_TIMEOUT", flag: "--preflight-timeout", default: "10"),
         Setting("preflight.interval", env: "BATON_PREFLIGHT_INTERVAL", flag: "--preflight-interval", default: "300"),
 
+        Setting("retention.enabled", env: "BATON_RETENTION_ENABLED", default: "true"),
+        Setting("retention.hot", env: "BATON_RETENTION_HOT", default: "30d"),
+        Setting("retention.archive", env: "BATON_RETENTION_ARCHIVE", default: "90d"),
+        Setting("retention.dead_letters", env: "BATON_RETENTION_DEAD_LETTERS", default: "365d"),
+        Setting("retention.batch", env: "BATON_RETENTION_BATCH", default: "1000"),
+        Setting("retention.interval", env: "BATON_RETENTION_INTERVAL", default: "5m"),
+
         Setting("client.url", env: "BATON_URL", flag: "--url", default: "http://127.0.0.1:8080"),
         Setting("client.token", env: "BATON_TOKEN", flag: "--token", secrecy: .secret),
 

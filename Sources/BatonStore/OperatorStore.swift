@@ -53,7 +53,7 @@ public final class OperatorStore: Sendable {
         guard Priority.isValid(request.priority) else { throw StoreError.invalid("priority must be between 0 and 9") }
         let workflowID = try await queue.workflowID(for: request.workflow)
         let item = EnqueueItem(
-            id: UUID(), workflowID: workflowID, workflow: request.workflow.name, workflowVersion: request.workflow.version,
+            id: TimeOrderedID.make(), workflowID: workflowID, workflow: request.workflow.name, workflowVersion: request.workflow.version,
             queue: request.workflow.queue, repository: request.repository, featureKey: request.featureKey, initiator: request.actor,
             idempotencyKey: request.idempotencyKey, priority: request.priority, input: request.input, firstStep: first)
         let batch = try QueueStore.json([item])
@@ -64,7 +64,7 @@ public final class OperatorStore: Sendable {
                 try connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(repository + "\u{1f}" + feature), 7))")
             }
             if let key = request.idempotencyKey,
-               let existing = try connection.query("SELECT id FROM baton.runs WHERE idempotency_key = \(key)").first {
+               let existing = try connection.query("SELECT id FROM baton.runs WHERE idempotency_key = \(key) UNION ALL SELECT id FROM baton.runs_archive WHERE idempotency_key = \(key)").first {
                 return EnqueueResult(runID: try existing.decode("id"), created: false)
             }
             if let repository = request.repository, let feature = request.featureKey,

@@ -58,6 +58,14 @@ public final class QueueStore: Sendable {
     /// Enqueues runs in one transaction and wakes listening workers once.
     public func enqueue(_ requests: [EnqueueRequest]) async throws -> [EnqueueResult] {
         guard !requests.isEmpty else { return [] }
+        // An archived run still owns its idempotency key (retention frees it when the run is deleted).
+        let archived = try await archivedRuns(keys: requests.compactMap(\.idempotencyKey))
+        if !archived.isEmpty {
+            var stored = try await enqueue(requests.filter { $0.idempotencyKey.map { archived[$0] == nil } ?? true }).makeIterator()
+            return requests.map { request in
+                request.idempotencyKey.flatMap { archived[$0] }.map { EnqueueResult(runID: $0, created: false) } ?? stored.next()!
+            }
+        }
         var items: [EnqueueItem] = []
         var workflowIDs: [WorkflowDefinition: Int64] = [:]
         for request in requests {
@@ -68,7 +76,7 @@ public final class QueueStore: Sendable {
             }
             if workflowIDs[request.workflow] == nil { workflowIDs[request.workflow] = try await workflowID(for: request.workflow) }
             items.append(EnqueueItem(
-                id: UUID(), workflowID: workflowIDs[request.workflow]!, workflow: request.workflow.name,
+                id: TimeOrderedID.make(), workflowID: workflowIDs[request.workflow]!, workflow: request.workflow.name,
                 workflowVersion: request.workflow.version, queue: request.workflow.queue, repository: request.repository,
                 featureKey: request.featureKey, initiator: request.initiator, idempotencyKey: request.idempotencyKey,
                 priority: request.priority, input: request.input, firstStep: first, ord: items.count))
@@ -104,6 +112,18 @@ public final class QueueStore: Sendable {
         if !steps.isEmpty { try connection.query(Statements.queue("insert_steps", JSONText(text: try json(steps)))) }
         for queue in queues { try connection.notify(channel: wakeChannel, payload: queue) }
         return results
+    }
+
+    /// Archived runs by idempotency key, of those among `keys`.
+    private func archivedRuns(keys: [String]) async throws -> [String: UUID] {
+        guard !keys.isEmpty else { return [:] }
+        return try await pool.withConnection { connection in
+            var found: [String: UUID] = [:]
+            for row in try connection.query("SELECT idempotency_key, id FROM baton.runs_archive WHERE idempotency_key = ANY(\(keys)::text[])") {
+                found[try row.decode("idempotency_key")] = try row.decode("id")
+            }
+            return found
+        }
     }
 
     public func enqueue(_ request: EnqueueRequest) async throws -> EnqueueResult {
