@@ -22,7 +22,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Finished runs of history written (set-based) before the load: steps/s beside a database that has run for a while (0: none).") var history: Int = 0
     @Option(help: "How many of the --history runs finished past the hot retention threshold (what a sweep archives).") var historyExpired: Int = 0
     @Flag(help: "Run a retention sweep during the load (with --history-expired): steps/s during the sweep against outside it.") var sweepDuringLoad = false
-    @Option(help: "Run-list statements timed per filter combination with --history.") var listSamples: Int = 200
+    @Option(help: "Run-list statements timed per filter combination (default: 200 with --history, else none).") var listSamples: Int?
     @Option(help: "pgbench's transactions/s on the same server (scripts/bench.sh measures it); the report adds steps/s ÷ this.") var pgbenchTps: Double?
     @Flag(help: "Print the report as JSON.") var json = false
     @Option(help: "Also write the JSON report to this file.") var jsonFile: String?
@@ -41,7 +41,7 @@ struct BenchCommand: AsyncParsableCommand {
                                           backlogRuns: backlogRuns, memorySteps: memorySteps, preload: preload, claimSamples: claimSamples,
                                           preloadThroughStore: preloadThroughStore,
                                           pgbenchTPS: pgbenchTps, history: history, historyExpired: min(historyExpired, history),
-                                          sweepDuringLoad: sweepDuringLoad, listSamples: max(1, listSamples))
+                                          sweepDuringLoad: sweepDuringLoad, listSamples: max(0, listSamples ?? (history > 0 ? 200 : 0)))
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let report = try await Benchmark(context: context, settings: settings, executable: executable).run { message in
             if !json { FileHandle.standardError.write(Data("bench: \(message)\n".utf8)) }
@@ -78,9 +78,9 @@ struct BenchCommand: AsyncParsableCommand {
             """)
         if let history = report.historyRuns {
             lines.append("  history                    \(history) finished runs (\(report.historyExpiredRuns ?? 0) expired), written in \(f(report.historyPreloadSeconds, "%.0f")) s")
-            for (name, p99) in (report.runListP99Ms ?? [:]).sorted(by: { $0.key < $1.key }) {
-                lines.append("  run list \(name.padding(toLength: 26, withPad: " ", startingAt: 0)) p50 \(f(report.runListP50Ms?[name])) ms, p99 \(f(p99)) ms")
-            }
+        }
+        for (name, p99) in (report.runListP99Ms ?? [:]).sorted(by: { $0.key < $1.key }) {
+            lines.append("  run list \(name.padding(toLength: 26, withPad: " ", startingAt: 0)) p50 \(f(report.runListP50Ms?[name])) ms, p99 \(f(p99)) ms")
         }
         if let seconds = report.sweepSeconds {
             let removed = (report.sweepRemoved ?? [:]).filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")

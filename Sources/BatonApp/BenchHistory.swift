@@ -23,7 +23,10 @@ struct BenchHistory {
             progress("history: \(to + 1) of \(count) runs")
         }
         try await pool.withConnection { connection in
-            _ = try connection.execute("VACUUM ANALYZE baton.runs; VACUUM ANALYZE baton.step_attempts; VACUUM ANALYZE baton.run_events; CHECKPOINT")
+            // One command each: VACUUM cannot run inside the implicit transaction of a multi-statement string.
+            for command in ["VACUUM ANALYZE baton.runs", "VACUUM ANALYZE baton.step_attempts", "VACUUM ANALYZE baton.run_events", "CHECKPOINT"] {
+                _ = try connection.execute(command)
+            }
             _ = try connection.query("SELECT baton.fold_counters()")
         }
         return (ContinuousClock.now - start).seconds
@@ -52,10 +55,10 @@ struct BenchHistory {
             FROM ids ORDER BY id
             RETURNING id, input, created_at
         ), steps AS (
-            SELECT r.id, r.created_at, s.i, s.name,
+            SELECT r.id, r.created_at, x.i, s.name,
                    jsonb_build_object('run', r.input, 'steps',
                        (SELECT coalesce(jsonb_object_agg(p.name, jsonb_build_object('ok', true, 'detail', repeat('o', 120))), '{}'::jsonb)
-                        FROM unnest(ARRAY['first', 'second', 'third']) WITH ORDINALITY p(name, k) WHERE p.k <= s.i)) AS input
+                        FROM unnest(ARRAY['first', 'second', 'third']) WITH ORDINALITY p(name, k) WHERE p.k <= x.i)) AS input
             FROM runs r CROSS JOIN unnest(ARRAY['first', 'second', 'third']) WITH ORDINALITY s(name, k)
             CROSS JOIN LATERAL (SELECT (s.k - 1)::int AS i) x
         ), attempts AS (

@@ -155,6 +155,10 @@ struct Benchmark {
         // History (--history): a million finished runs make every index and table larger; the load then runs beside them.
         var historySeconds: Double?
         var listTimes: [String: (p50: Double, p99: Double)]?
+        if settings.history == 0, settings.listSamples > 0 {
+            progress("run list: \(settings.listSamples) statements per filter combination")
+            listTimes = try await BenchHistory(pool: context.pool, workflowID: 0).listLatencies(samples: settings.listSamples)
+        }
         if settings.history > 0 {
             progress("history: writing \(settings.history) finished runs (\(settings.historyExpired) past the hot threshold)")
             let history = BenchHistory(pool: context.pool, workflowID: try await context.queue.workflowID(for: try context.workflow(named: "bench")))
