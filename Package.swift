@@ -58,7 +58,8 @@ let package = Package(
         .target(name: "BatonStore", dependencies: [
             "BatonCore", "PQ",
             .product(name: "Crypto", package: "swift-crypto"),
-        ], resources: [.embedInCode("SQL/queue.sql"), .embedInCode("SQL/leases.sql"), .embedInCode("SQL/queue_health.sql")]),
+        ], resources: [.embedInCode("SQL/queue.sql"), .embedInCode("SQL/leases.sql"), .embedInCode("SQL/queue_health.sql"),
+                       .embedInCode("SQL/retention.sql")]),
 
         // Worker loop, leases, heartbeats, reaper, chain advancement, handler registry.
         .target(name: "BatonEngine", dependencies: [

@@ -13,7 +13,7 @@ public struct BatonCommand: AsyncParsableCommand {
         subcommands: [ServeCommand.self, WorkerCommand.self, UpCommand.self, MigrateCommand.self, DatabaseCommand.self, ConfigCommand.self,
                       PreflightCommand.self, EnqueueCommand.self, RunsCommand.self, WorkersCommand.self, TokensCommand.self, DLQCommand.self,
                       BenchCommand.self, SoakCommand.self, CompletionCommand.self, EventsCommand.self,
-                      QueuesCommand.self])
+                      QueuesCommand.self, RetentionCommand.self])
 
     public init() {}
 }

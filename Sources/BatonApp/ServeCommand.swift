@@ -46,7 +46,8 @@ struct ServeCommand: AsyncParsableCommand {
         let rescue = RescueService(source: context.queue, queues: Array(Set(context.workflows.values.map(\.queue))).sorted(),
                                    aging: try FlowSettings.aging(AppEnvironment.current), logger: context.logger)
         let folder = CounterFolder(stats: StatsStore(pool: context.pool), logger: context.logger)
-        let group = ServiceGroup(configuration: .init(services: [.init(service: api), .init(service: rescue), .init(service: folder)],
+        let retention = try RetentionSettings.service(context, artifactsFlag: server.artifacts).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
+        let group = ServiceGroup(configuration: .init(services: [.init(service: api), .init(service: rescue), .init(service: folder)] + (retention.map { [$0] } ?? []),
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: context.logger))
         try await group.run()
     }
@@ -108,7 +109,8 @@ struct UpCommand: AsyncParsableCommand {
         try await announce(api, context: context)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: api), .init(service: CounterFolder(stats: StatsStore(pool: context.pool), logger: context.logger))]
-                + workers.map { .init(service: $0) },
+                + workers.map { .init(service: $0) }
+                + (try RetentionSettings.service(context, artifactsFlag: server.artifacts).map { [.init(service: $0)] } ?? []),
             gracefulShutdownSignals: [.sigterm, .sigint], logger: context.logger))
         try await group.run()
     }

@@ -49,6 +49,12 @@ enum SettingsCatalog {
         Setting("flow.queue_hard_depth", env: "BATON_QUEUE_HARD_DEPTH", default: "50000"),
         Setting("flow.initiator_max_active", env: "BATON_INITIATOR_MAX_ACTIVE", default: "1000"),
         Setting("flow.aging", env: "BATON_AGING", default: "5s,15s,30s"),
+        Setting("retention.enabled", env: "BATON_RETENTION_ENABLED", default: "true"),
+        Setting("retention.hot", env: "BATON_RETENTION_HOT", default: "30d"),
+        Setting("retention.archive", env: "BATON_RETENTION_ARCHIVE", default: "90d"),
+        Setting("retention.dead_letters", env: "BATON_RETENTION_DEAD_LETTERS", default: "365d"),
+        Setting("retention.batch", env: "BATON_RETENTION_BATCH", default: "1000"),
+        Setting("retention.interval", env: "BATON_RETENTION_INTERVAL", default: "5m"),
 
         Setting("client.url", env: "BATON_URL", flag: "--url", default: "http://127.0.0.1:8080"),
         Setting("client.token", env: "BATON_TOKEN", flag: "--token", secrecy: .secret),

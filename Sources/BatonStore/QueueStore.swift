@@ -68,6 +68,15 @@ public final class QueueStore: Sendable {
     /// thrown after the other runs of the batch were enqueued.
     public func enqueue(_ requests: [EnqueueRequest], admission: AdmissionLimits? = nil) async throws -> [EnqueueResult] {
         guard !requests.isEmpty else { return [] }
+        // An archived run still owns its idempotency key (retention frees it when the run is deleted).
+        let archived = try await archivedRuns(keys: requests.compactMap(\.idempotencyKey))
+        if !archived.isEmpty {
+            var stored = try await enqueue(requests.filter { $0.idempotencyKey.map { archived[$0] == nil } ?? true }, admission: admission)
+                .makeIterator()
+            return requests.map { request in
+                request.idempotencyKey.flatMap { archived[$0] }.map { EnqueueResult(runID: $0, created: false) } ?? stored.next()!
+            }
+        }
         var items: [EnqueueItem] = []
         var workflowIDs: [WorkflowDefinition: Int64] = [:]
         for request in requests {
@@ -78,7 +87,7 @@ public final class QueueStore: Sendable {
             }
             if workflowIDs[request.workflow] == nil { workflowIDs[request.workflow] = try await workflowID(for: request.workflow) }
             items.append(EnqueueItem(
-                id: UUID(), workflowID: workflowIDs[request.workflow]!, workflow: request.workflow.name,
+                id: TimeOrderedID.make(), workflowID: workflowIDs[request.workflow]!, workflow: request.workflow.name,
                 workflowVersion: request.workflow.version, queue: request.workflow.queue, repository: request.repository,
                 featureKey: request.featureKey, initiator: request.initiator, idempotencyKey: request.idempotencyKey,
                 priority: request.priority, input: request.input, firstStep: first, ord: items.count,
@@ -181,6 +190,18 @@ public final class QueueStore: Sendable {
         return StoreConflict(code: "active_run_exists",
                              message: "run \(id) of \(item.repository ?? "") feature \(item.featureKey ?? "") is still active (queued, running or blocked); follow it, or cancel it first (workflow \(item.workflow) refuses a second run; `conflicts: defer` would queue this one behind it)",
                              details: ["runId": id])
+    }
+
+    /// Archived runs by idempotency key, of those among `keys`.
+    private func archivedRuns(keys: [String]) async throws -> [String: UUID] {
+        guard !keys.isEmpty else { return [:] }
+        return try await pool.withConnection { connection in
+            var found: [String: UUID] = [:]
+            for row in try connection.query("SELECT idempotency_key, id FROM baton.runs_archive WHERE idempotency_key = ANY(\(keys)::text[])") {
+                found[try row.decode("idempotency_key")] = try row.decode("id")
+            }
+            return found
+        }
     }
 
     public func enqueue(_ request: EnqueueRequest) async throws -> EnqueueResult {
