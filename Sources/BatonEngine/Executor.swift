@@ -120,7 +120,7 @@ final class Executor: Sendable {
             outcome.runOutcome = output.finishRun
             if !output.annotations.isEmpty { outcome.annotations = output.annotations }
             // Only while the queue is drained: under load, claims in batches beside the completer move more work.
-            if configuration.eagerHandoff && state.queueDrained && !state.stopping && !state.queuePaused {
+            if configuration.eagerHandoff && state.queueDrained && !state.stopping {
                 outcome.eagerLease = configuration.lease
                 outcome.capabilities = state.advertised
             }

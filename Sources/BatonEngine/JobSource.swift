@@ -32,8 +32,6 @@ public protocol JobSource: Sendable {
     /// The maintenance pass of queue health: workers that went stale or recovered since the last pass (each reported
     /// by one process only); a source that cannot (a remote one: the server does it) returns none.
     func watchWorkers() async throws -> [WorkerTransition]
-    /// Whether an operator paused `queue`; a remote source says false (the server refuses its claims anyway).
-    func isQueuePaused(_ queue: String) async throws -> Bool
 }
 
 /// A blocking heartbeat call (`JobSource.heartbeat`), made from one thread only.
@@ -43,7 +41,6 @@ extension JobSource {
     public func makeBlockingHeartbeat() -> BlockingHeartbeat? { nil }
     public func maintainFlow(queue: String, aging: AgingLadder?) async throws -> (promoted: Int, released: Int) { (0, 0) }
     public func watchWorkers() async throws -> [WorkerTransition] { [] }
-    public func isQueuePaused(_ queue: String) async throws -> Bool { false }
 
     /// A claim that decides with `gate` whether each step may start (check, then run); sources that cannot (a
     /// remote one: the server decides with its own gate) claim as usual.
@@ -78,9 +75,5 @@ extension QueueStore: JobSource {
 
     public func watchWorkers() async throws -> [WorkerTransition] {
         try await QueueHealthStore(pool: pool).watchWorkers()
-    }
-
-    public func isQueuePaused(_ queue: String) async throws -> Bool {
-        try await QueueHealthStore(pool: pool).isPaused(queue: queue)
     }
 }

@@ -166,7 +166,6 @@ public final class Worker: Service, Sendable {
             _ = await rescuer.rescueOnce()
             _ = await rescuer.maintainFlowOnce()
             await WorkerWatch(source: source, logger: logger).passOnce()
-            if let paused = try? await source.isQueuePaused(configuration.queue) { state.queuePaused = paused }
         }
     }
 

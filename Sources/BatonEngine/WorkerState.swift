@@ -10,7 +10,6 @@ final class WorkerState: Sendable {
     private struct Flags {
         var stopping = false
         var queueDrained = false
-        var queuePaused = false
         var advertised: [String] = []
     }
 
@@ -25,13 +24,6 @@ final class WorkerState: Sendable {
     var queueDrained: Bool {
         get { flags.withLock { $0.queueDrained } }
         set { flags.withLock { $0.queueDrained = newValue } }
-    }
-
-    /// Whether an operator paused the queue, as of the last maintenance pass: no eager handoff then (a handoff would
-    /// start the next step without a claim).
-    var queuePaused: Bool {
-        get { flags.withLock { $0.queuePaused } }
-        set { flags.withLock { $0.queuePaused = newValue } }
     }
 
     /// The capabilities the worker claims with: the configured ones that its preflight proved.

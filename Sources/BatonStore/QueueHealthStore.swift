@@ -174,12 +174,6 @@ public struct QueueHealthStore: Sendable {
         }
     }
 
-    public func isPaused(queue: String) async throws -> Bool {
-        try await pool.withConnection { connection in
-            try connection.query(Statements.health("queue_paused", queue)).first?.decode("paused") ?? false
-        }
-    }
-
     /// Queue events after `after` (an event id), oldest first; only `queue`'s when given.
     public func events(queue: String? = nil, after: Int64 = 0, limit: Int = 100) async throws -> [QueueEvent] {
         try await pool.withConnection { connection in

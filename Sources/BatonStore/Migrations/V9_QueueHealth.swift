@@ -3,13 +3,7 @@ extension Migration {
     /// stale and recovered workers), the waits of claimed jobs (recorded per claim statement, kept minutes), a worker's
     /// `stale_since`, and two views: `queue_depth` (per queue and priority) and `queue_health` (per queue).
     static let v9 = Migration(version: 9, name: "queue health", sql: #"""
-    -- A paused queue: claims skip it (claim_jobs), running steps finish, enqueue is accepted.
-    CREATE TABLE baton.queue_pauses (
-        queue text PRIMARY KEY,
-        paused_at timestamptz NOT NULL DEFAULT now(),
-        paused_by text NOT NULL,
-        reason text NOT NULL
-    );
+    -- baton.queue_pauses (a paused queue) is created by version 8: its insert_steps hands nothing over eagerly in one.
 
     -- Events about a queue rather than a run (run_events is per run): queue_paused, queue_resumed, worker_stale,
     -- worker_recovered. Append-only; the bigint id is the cursor (`?after=<id>`).

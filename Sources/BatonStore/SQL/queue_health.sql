@@ -48,10 +48,6 @@ WITH resumed AS (
 )
 SELECT extract(epoch FROM paused_at)::float8 AS paused_at, paused_by, reason FROM resumed;
 
--- name: queue_paused
--- Whether queue $1 is paused.
-SELECT EXISTS (SELECT 1 FROM baton.queue_pauses WHERE queue = $1) AS paused;
-
 -- name: queue_events
 -- Queue events after id $1, oldest first, at most $2.
 SELECT id, queue, level, kind, message, payload::text AS payload, extract(epoch FROM created_at)::float8 AS created_at
