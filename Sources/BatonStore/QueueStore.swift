@@ -95,8 +95,8 @@ public final class QueueStore: Sendable {
         }
         let frozen = items
         let outcome = try await pool.retryingTransaction { connection -> Result<[EnqueueAdmission], Throttle> in
-            if let admission, let throttle = try Self.admit(frozen, limits: admission, on: connection) {
-                try Self.recordThrottle(throttle, initiator: frozen[0].initiator, on: connection)
+            if let admission, let (throttle, item) = try Self.admit(frozen, limits: admission, on: connection) {
+                try Self.recordThrottle(throttle, initiator: item.initiator, on: connection)
                 return .failure(throttle)
             }
             return .success(try Self.enqueue(frozen, on: connection))
@@ -145,9 +145,9 @@ public final class QueueStore: Sendable {
         return results
     }
 
-    /// Backpressure: the first item the limits turn away, counting the queue's waiting jobs and the initiator's
-    /// active runs only as far as the limits need (bounded reads on partial indexes).
-    static func admit(_ items: [EnqueueItem], limits: AdmissionLimits, on connection: Connection) throws -> Throttle? {
+    /// Backpressure: the first item the limits turn away and why, counting the queue's waiting jobs and the
+    /// initiator's active runs only as far as the limits need (bounded reads on partial indexes).
+    static func admit(_ items: [EnqueueItem], limits: AdmissionLimits, on connection: Connection) throws -> (Throttle, EnqueueItem)? {
         var depth: [String: Int] = [:]
         var active: [String: Int] = [:]
         for item in items {
@@ -168,7 +168,7 @@ public final class QueueStore: Sendable {
             }
             if let throttle = Admission.decide(queue: item.queue, priority: item.priority, depth: depth[item.queue]!,
                                                initiator: item.initiator, initiatorActive: active[item.initiator] ?? 0, limits: limits) {
-                return throttle
+                return (throttle, item)
             }
             depth[item.queue]! += 1
             active[item.initiator, default: 0] += 1
