@@ -19,7 +19,7 @@ import urllib.request
 import uuid
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -133,7 +133,9 @@ class ConsoleTests(unittest.TestCase):
     # ------------------------------------------------------------------------------------------ helpers
 
     def wait(self, condition, timeout=WAIT):
-        return WebDriverWait(self.driver, timeout).until(condition)
+        # The pages re-render their tables on every refresh: an element found a moment ago may be gone by the time
+        # it is read, and the condition is simply tried again.
+        return WebDriverWait(self.driver, timeout, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(condition)
 
     def css(self, selector):
         return self.wait(EC.presence_of_element_located((By.CSS_SELECTOR, selector)))
