@@ -218,6 +218,7 @@ struct FlowControlTests {
                 _ = try await engine.queue.enqueue((0..<(depth - waiting)).map { _ in EnqueueRequest(workflow: workflow, input: #"{"sleepMs": 10}"#, priority: 0) })
                 enqueued += depth - waiting
             }
+            // The generator's own pace (how often it tops the queue up), not a wait for anything: the test waits on the run.
             try await Task.sleep(for: .milliseconds(5))
         }
         return enqueued
