@@ -209,19 +209,22 @@ struct FlowControlTests {
 
     // MARK: Aging promotion
 
-    /// Keeps `depth` priority-0 runs waiting until `done`; returns how many it enqueued.
+    /// Keeps `depth` priority-0 runs waiting until `done`; returns how many it enqueued. It tops the queue up each
+    /// time it sees the waiting count drop below `depth` (observable state), or stops when `done`.
     private func priorityZeroStream(_ engine: EngineHarness, _ workflow: WorkflowDefinition, depth: Int, until done: @escaping @Sendable () async -> Bool) async throws -> Int {
         var enqueued = 0
-        while !(await done()) {
-            let waiting = try await engine.runs.queueDepth(queue: engine.queueName).waiting
-            if waiting < depth {
-                _ = try await engine.queue.enqueue((0..<(depth - waiting)).map { _ in EnqueueRequest(workflow: workflow, input: #"{"sleepMs": 10}"#, priority: 0) })
-                enqueued += depth - waiting
+        while true {
+            var waiting = depth
+            _ = try await eventually(timeout: .seconds(600)) {
+                if await done() { return true }
+                waiting = try await engine.runs.queueDepth(queue: engine.queueName).waiting
+                return waiting < depth
             }
-            // The generator's own pace (how often it tops the queue up), not a wait for anything: the test waits on the run.
-            try await Task.sleep(for: .milliseconds(5))
+            if await done() { return enqueued }
+            guard waiting < depth else { continue }
+            _ = try await engine.queue.enqueue((0..<(depth - waiting)).map { _ in EnqueueRequest(workflow: workflow, input: #"{"sleepMs": 10}"#, priority: 0) })
+            enqueued += depth - waiting
         }
-        return enqueued
     }
 
     @Test func aDemotedRetryStartsUnderASteadyStreamOfUrgentWorkThroughPromotion() async throws {
