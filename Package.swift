@@ -107,7 +107,9 @@ let package = Package(
         ]),
         .executableTarget(name: "baton", dependencies: ["BatonApp"]),
 
-        .target(name: "BatonTestSupport", dependencies: ["PQ", "BatonCore", "BatonStore", "BatonEngine"], path: "Tests/Support"),
+        .target(name: "BatonTestSupport", dependencies: [
+            "PQ", "BatonCore", "BatonStore", "BatonEngine", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Tests/Support"),
         .testTarget(name: "PQTests", dependencies: ["PQ", "BatonTestSupport"]),
         .testTarget(name: "BatonStoreTests", dependencies: ["BatonStore", "BatonCore", "PQ", "BatonTestSupport"]),
         .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"]),

@@ -13,8 +13,18 @@ fi
 swift build --build-tests "$@"
 # deploy/: systemd-analyze verify on the units, hadolint on the Containerfile (docs/operations.md, "Install").
 scripts/verify-deploy.sh
-# A hung test must not eat CI's whole budget.
-timeout --kill-after=30 1800 swift test --skip-build "$@"
+# A hung test must not eat CI's whole budget; if one does, name the tests that started and never ended.
+log=$(mktemp /tmp/baton-swift-test.XXXXXX)
+set +e
+timeout --kill-after=30 1800 stdbuf -oL -eL swift test --skip-build "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+  echo "swift test ran past its 30 minutes; started and never ended:" >&2
+  scripts/unfinished-tests.sh "$log" >&2
+fi
+rm -f "$log"
+[ "$status" -eq 0 ] || exit "$status"
 # The crash soak, short version (200 runs, 30 s of SIGKILLs; about a minute): nothing lost, nothing recorded twice,
 # nothing quarantined. The long one is in docs/benchmarks.md.
 timeout --kill-after=30 420 scripts/soak.sh --skip-build --runs 200 --kill-for 30

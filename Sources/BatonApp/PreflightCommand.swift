@@ -42,8 +42,10 @@ enum WorkerPreflight {
     /// Reachable, and every migration this build knows applied.
     static func database(_ url: String) -> PreflightCheck {
         PreflightCheck(name: "database") {
+            // A `connect_timeout` the URL already carries wins; otherwise a dead server fails the check in 5 s.
             let separator = url.contains("?") ? "&" : "?"
-            let pool = ConnectionPool(conninfo: url + separator + "connect_timeout=5", size: 1)
+            let conninfo = url.contains("connect_timeout=") ? url : url + separator + "connect_timeout=5"
+            let pool = ConnectionPool(conninfo: conninfo, size: 1)
             defer { pool.close() }
             do {
                 let version = try await pool.withConnection { $0.serverVersion }

@@ -16,7 +16,7 @@ final class APITestServer: @unchecked Sendable {
     let port: Int
     let tokens: [TokenRole: String]
     let artifactsRoot: URL
-    private let task: Task<Void, Error>
+    private let running: ServiceRun
     let http = HTTPClient()
 
     /// Workflows the server may start, all on the engine's queue.
@@ -51,7 +51,7 @@ final class APITestServer: @unchecked Sendable {
         let server = APIServer(pool: engine.pool, queue: engine.queue, workflows: Self.workflows(engine),
                                configuration: configuration, logger: logger)
         self.server = server
-        task = Task { try await server.run() }
+        running = ServiceRun(server)
         port = try await server.boundPort()
         let store = TokenStore(pool: engine.pool)
         var tokens: [TokenRole: String] = [:]
@@ -70,8 +70,7 @@ final class APITestServer: @unchecked Sendable {
     }
 
     func stop() async {
-        task.cancel()
-        _ = try? await task.value
+        await running.stop()
         await engine.stop()
         try? FileManager.default.removeItem(at: artifactsRoot)
     }

@@ -44,10 +44,9 @@ private struct IsolatedStack {
         }
         let server = APIServer(pool: pool, queue: queue, workflows: ["slow": workflow],
                                configuration: APIConfiguration(host: "127.0.0.1", port: 0), logger: logger)
-        let serverTask = Task { try await server.run() }
+        let serverRun = ServiceRun(server)
         func teardown() async {
-            serverTask.cancel()
-            _ = try? await serverTask.value
+            await serverRun.stop()
             for (worker, _) in running { worker.beginShutdown() }
             for (_, task) in running { _ = try? await task.value }
             pool.close()

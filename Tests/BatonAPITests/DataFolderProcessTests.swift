@@ -44,16 +44,16 @@ struct DataFolderProcessTests {
 
     /// Stops `processes` (SIGTERM, then waits) whether `body` returns or throws.
     static func withProcesses<T>(_ processes: [Process], _ body: () async throws -> T) async throws -> T {
-        func stop() {
+        func stop() async {
             for process in processes where process.isRunning { kill(process.processIdentifier, SIGTERM) }
-            for process in processes { process.waitUntilExit() }
+            for process in processes { await waitForExit(process) }
         }
         do {
             let value = try await body()
-            stop()
+            await stop()
             return value
         } catch {
-            stop()
+            await stop()
             throw error
         }
     }

@@ -83,9 +83,10 @@ struct DoorTests {
             let errors = Pipe()
             process.standardOutput = FileHandle.nullDevice
             process.standardError = errors
+            let exited = ChildExit(process)  // not waitUntilExit, which spins a CPU until the child is reaped
             try process.run()
             let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
+            exited.wait()
             #expect(process.terminationStatus != 0)
             #expect(text.contains("--feature-key") && text.contains("single folder name under specs/"), "\(arguments[0]): \(text)")
         }

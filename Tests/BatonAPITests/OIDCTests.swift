@@ -208,11 +208,7 @@ struct OIDCTests {
         let server = APIServer(pool: api.engine.pool, queue: api.engine.queue, workflows: APITestServer.workflows(api.engine),
                                configuration: APIConfiguration(host: "127.0.0.1", port: 0, artifactsRoot: api.artifactsRoot, oidc: oidc),
                                logger: logger)
-        let task = Task { try await server.run() }
-        return try await scoped(task, stop: { task in
-            task.cancel()
-            _ = try? await task.value
-        }) { _ in
+        return try await ServiceRun.with(server) {
             // It listens only once the subjects are remapped.
             _ = try await server.boundPort()
             return try await body()

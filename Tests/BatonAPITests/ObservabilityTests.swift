@@ -84,7 +84,7 @@ struct ObservabilityTests {
         let server = APIServer(pool: pool, queue: QueueStore(pool: pool), workflows: [:],
                                configuration: APIConfiguration(host: "127.0.0.1", port: 0, artifactsRoot: FileManager.default.temporaryDirectory),
                                logger: logger)
-        try await scoped(Task { try await server.run() }, stop: { $0.cancel(); _ = try? await $0.value }) { _ in
+        try await ServiceRun.with(server) {
             let port = try await server.boundPort()
             let reply = try await HTTPClient().send(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(port)/metrics"))
             #expect(reply.status == 200, "\(String(decoding: reply.body, as: UTF8.self))")

@@ -21,7 +21,7 @@ struct RetentionTests {
         let url: String
         let store: RetentionStore
         let server: APIServer
-        let task: Task<Void, Error>
+        let running: ServiceRun
         let port: Int
         let token: String
         let data: URL
@@ -41,7 +41,7 @@ struct RetentionTests {
                                    configuration: APIConfiguration(host: "127.0.0.1", port: 0, artifactsRoot: data.appendingPathComponent("artifacts")),
                                    logger: logger)
             self.server = server
-            task = Task { try await server.run() }
+            running = ServiceRun(server)
             port = try await server.boundPort()
             token = try await TokenStore(pool: fresh.pool).create(name: "retention-admin", role: .admin, createdBy: "tests").secret
         }
@@ -51,8 +51,7 @@ struct RetentionTests {
         }
 
         func stop() async {
-            task.cancel()
-            _ = try? await task.value
+            await running.stop()
             await engine.stop()
             try? FileManager.default.removeItem(at: data)
         }

@@ -83,7 +83,7 @@ struct LostWorkerAttributionTests {
                 let victim = try await engine.enqueue(victimFlow, input: #"{"sleepMs": 60000}"#, priority: 9)
                 victims.append(victim)
                 let worker = try Self.spawnWorker(queue: engine.queueName, id: "doomed-\(round)-\(UUID().uuidString.prefix(4))")
-                worker.waitUntilExit()
+                await waitForExit(worker)
                 #expect(worker.terminationReason == .uncaughtSignal)
                 crashes += 1
                 #expect(try await eventually { try await expiredLeases(engine) == 2 })

@@ -124,11 +124,18 @@ struct PreflightCommandTests {
 
     func environment(_ fixture: SpecFixture, token: String = SpecFixture.token) -> [String: String] {
         [
-            "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": fixture.root, "DATABASE_URL": TestDatabase.url,
+            "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": fixture.root, "DATABASE_URL": Self.patient(TestDatabase.url),
             "BATON_DATA_DIR": fixture.root + "/var", "BATON_GITHUB_API": fixture.github.base, "BATON_GITHUB_TOKEN": token,
             "BATON_CODEX_COMMAND": fixture.configuration.agent.executable, "BATON_SPECIFY_COMMAND": SpecFixture.specify,
             "BATON_REPOSITORIES": SpecFixture.repository, "BATON_WORKFLOWS": fixture.root + "/no-workflows",
         ]
+    }
+
+    /// The URL with a connect timeout a loaded two-core machine meets (preflight's own default is 5 s).
+    static func patient(_ url: String) -> String {
+        var components = URLComponents(string: url)!
+        components.queryItems = (components.queryItems ?? []) + [URLQueryItem(name: "connect_timeout", value: "120")]
+        return components.string!
     }
 
     @Test func preflightExitsZeroWhenEverythingPassesAndOneNamingTheFixWhenSomethingFails() async throws {
@@ -151,7 +158,7 @@ struct PreflightCommandTests {
         #expect(!failed.out.contains("NOTVALID") && !failed.err.contains("NOTVALID"))
 
         var unmigrated = environment(fixture)
-        unmigrated["DATABASE_URL"] = try await TestDatabase.freshDatabase()
+        unmigrated["DATABASE_URL"] = Self.patient(try await TestDatabase.freshDatabase())
         let pending = try await baton(["preflight", "--capabilities", "git"], environment: unmigrated)
         #expect(pending.status == 1 && pending.out.contains("are pending") && pending.out.contains("proved: none"), "\(pending.out)")
 

@@ -38,7 +38,7 @@ struct RemoteSpecRunTests {
         logger.logLevel = .critical
         let api = APIServer(pool: fixture.harness.pool, queue: fixture.harness.queue, workflows: [:],
                             configuration: APIConfiguration(host: "127.0.0.1", port: 0, artifactsRoot: root), logger: logger)
-        let task = Task { try await api.run() }
+        let running = ServiceRun(api)
         do {
             let tokens = TokenStore(pool: fixture.harness.pool)
             let suffix = UUID().uuidString.prefix(8).lowercased()
@@ -48,12 +48,10 @@ struct RemoteSpecRunTests {
                                 workerToken: ("spec-remote-\(suffix)", worker))
             try await body(server)
         } catch {
-            task.cancel()
-            _ = try? await task.value
+            await running.stop()
             throw error
         }
-        task.cancel()
-        _ = try? await task.value
+        await running.stop()
     }
 
     /// A `baton worker --server` process configured through its environment only (no DATABASE_URL), writing its
@@ -86,11 +84,11 @@ struct RemoteSpecRunTests {
         try process.run()
         do { try await body(process) } catch {
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
+            await waitForExit(process)
             throw error
         }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        await waitForExit(process)
     }
 
     @Test func everyArtifactOfARemoteSpecRunIsServedByteForByte() async throws {
@@ -131,7 +129,7 @@ struct RemoteSpecRunTests {
 
                     // A graceful stop is reported.
                     kill(worker.processIdentifier, SIGTERM)
-                    worker.waitUntilExit()
+                    await waitForExit(worker)
                     #expect(worker.terminationReason == .exit && worker.terminationStatus == 0)
                     let stopped = try await server.json("/api/v1/workers?includeStopped=true")["items"] as? [[String: Any]] ?? []
                     #expect(stopped.first { $0["id"] as? String == owner }?["status"] as? String == "stopped")

@@ -266,8 +266,9 @@ func shellSHA256(_ path: String) -> String {
     process.arguments = [path]
     let pipe = Pipe()
     process.standardOutput = pipe
-    try? process.run()
+    let exited = ChildExit(process)  // not waitUntilExit, which spins a CPU until the child is reaped
+    guard (try? process.run()) != nil else { return "" }
     let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
+    exited.wait()
     return String(text.prefix(64))
 }

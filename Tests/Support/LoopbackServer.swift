@@ -48,7 +48,8 @@ public final class LoopbackServer: @unchecked Sendable {
     public var base: String { "http://127.0.0.1:\(port)" }
 
     deinit {
+        let exited = ChildExit(process)  // not waitUntilExit, which spins a CPU until the child is reaped
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        exited.wait()
     }
 }

@@ -14,9 +14,10 @@ public func sh(_ arguments: [String], in directory: String) throws -> String {
     let output = Pipe()
     process.standardOutput = output
     process.standardError = output
+    let exited = ChildExit(process)  // not waitUntilExit, which spins a CPU until the child is reaped
     try process.run()
     let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
+    exited.wait()
     let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     guard process.terminationStatus == 0 else { throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "git \(arguments): \(text)"]) }
     return text
