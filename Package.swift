@@ -17,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // OTLP/HTTP only: the gRPC exporter (grpc-swift) would double the package's build time (docs/operations.md).
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // C libraries, through pkg-config, with the Debian package that provides each.
@@ -44,6 +47,7 @@ let package = Package(
         .target(name: "BatonTelemetry", dependencies: [
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Tracing", package: "swift-distributed-tracing"),
         ]),
 
         // Schema, migrations, queue and run SQL.
@@ -57,11 +61,13 @@ let package = Package(
             "BatonCore", "BatonStore", "BatonTelemetry",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Tracing", package: "swift-distributed-tracing"),
         ]),
 
         // The spec workflow: Spec Kit discovery, the Codex runner, branch and pull-request publishing.
         .target(name: "SpecWorkflow", dependencies: [
-            "BatonCore", "Git", "HTTPClient",
+            "BatonCore", "Git", "HTTPClient", "BatonTelemetry",
+            .product(name: "Tracing", package: "swift-distributed-tracing"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -81,6 +87,7 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Tracing", package: "swift-distributed-tracing"),
         ], resources: [
             // The operator console (docs/console.md): plain files, compiled into the binary as byte arrays.
             .embedInCode("Console/index.html"), .embedInCode("Console/app.css"), .embedInCode("Console/icon.svg"),
@@ -95,6 +102,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "OTel", package: "swift-otel"),
         ]),
         .executableTarget(name: "baton", dependencies: ["BatonApp"]),
 
@@ -106,6 +114,8 @@ let package = Package(
         .testTarget(name: "GitTests", dependencies: ["Git", "BatonTestSupport"]),
         .testTarget(name: "SpecWorkflowTests", dependencies: [
             "SpecWorkflow", "BatonCore", "BatonStore", "BatonEngine", "Git", "HTTPClient", "BatonTestSupport", "BatonAPI",
+            "BatonApp", "BatonTelemetry", .product(name: "Tracing", package: "swift-distributed-tracing"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "BatonAPITests", dependencies: [
             "BatonAPI", "BatonTelemetry", "BatonStore", "BatonCore", "BatonEngine", "BatonRemote", "HTTPClient", "PQ", "BatonTestSupport", .product(name: "Yams", package: "Yams"),

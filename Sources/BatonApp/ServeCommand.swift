@@ -42,7 +42,7 @@ struct ServeCommand: AsyncParsableCommand {
         let rescue = RescueService(source: context.queue, queues: Array(Set(context.workflows.values.map(\.queue))).sorted(),
                                    aging: try FlowSettings.aging(AppEnvironment.current), logger: context.logger)
         let folder = CounterFolder(stats: StatsStore(pool: context.pool), logger: context.logger)
-        let group = ServiceGroup(configuration: .init(services: [.init(service: api), .init(service: rescue), .init(service: folder)],
+        let group = ServiceGroup(configuration: .init(services: try TraceExport.services(logger: context.logger) + [.init(service: api), .init(service: rescue), .init(service: folder)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: context.logger))
         try await group.run()
     }
@@ -102,7 +102,7 @@ struct UpCommand: AsyncParsableCommand {
                             logger: context.logger)
         try await announce(api, context: context)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: api), .init(service: CounterFolder(stats: StatsStore(pool: context.pool), logger: context.logger))]
+            services: try TraceExport.services(logger: context.logger) + [.init(service: api), .init(service: CounterFolder(stats: StatsStore(pool: context.pool), logger: context.logger))]
                 + workers.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint], logger: context.logger))
         try await group.run()
