@@ -7,6 +7,10 @@ let package = Package(
     products: [
         .executable(name: "baton", targets: ["baton"]),
     ],
+    traits: [
+        // The OTLP trace exporter (swift-otel): off by default, it doubles a fresh build (docs/operations.md, "Traces").
+        .trait(name: "OTLP", description: "Export traces over OTLP/HTTP with swift-otel (BATON_OTLP_ENDPOINT)."),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -18,7 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
-        // OTLP/HTTP only: the gRPC exporter (grpc-swift) would double the package's build time (docs/operations.md).
+        // OTLP/HTTP only (trait OTLP below): the gRPC exporter would add grpc-swift (docs/operations.md, "Traces").
         .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
@@ -102,11 +106,12 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            .product(name: "OTel", package: "swift-otel"),
+            .product(name: "OTel", package: "swift-otel", condition: .when(traits: ["OTLP"])),
         ]),
         .executableTarget(name: "baton", dependencies: ["BatonApp"]),
 
-        .target(name: "BatonTestSupport", dependencies: ["PQ", "BatonCore", "BatonStore", "BatonEngine"], path: "Tests/Support"),
+        .target(name: "BatonTestSupport", dependencies: ["PQ", "BatonCore", "BatonStore", "BatonEngine",
+                                                       .product(name: "Tracing", package: "swift-distributed-tracing")], path: "Tests/Support"),
         .testTarget(name: "PQTests", dependencies: ["PQ", "BatonTestSupport"]),
         .testTarget(name: "BatonStoreTests", dependencies: ["BatonStore", "BatonCore", "PQ", "BatonTestSupport"]),
         .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"]),

@@ -1,7 +1,9 @@
 import BatonTelemetry
 import Foundation
 import Logging
+#if OTLP
 import OTel
+#endif
 import ServiceLifecycle
 import Tracing
 
@@ -46,6 +48,7 @@ enum TraceExport {
     /// service group; its graceful shutdown flushes what is left).
     static func make(_ settings: Settings, serviceName: String = "baton", scheduleDelay: Duration = .seconds(5),
                      logger: Logger) throws -> (tracer: any Tracer, service: any Service) {
+        #if OTLP
         var configuration = OTel.Configuration.default
         configuration.serviceName = serviceName
         configuration.logs.enabled = false
@@ -58,12 +61,32 @@ enum TraceExport {
         configuration.diagnosticLogger = .custom(logger)
         let backend = try OTel.makeTracingBackend(configuration: configuration)
         return (backend.factory, backend.service)
+        #else
+        throw ConfigurationFailure(Self.notBuilt)
+        #endif
+    }
+
+    static let notBuilt = "this baton was built without the OTLP trace exporter; rebuild it with `swift build -c release --traits OTLP` (docs/operations.md, \"Traces\"), or unset BATON_OTLP_ENDPOINT"
+
+    /// Whether this build has the exporter (the SwiftPM trait `OTLP`).
+    static var isBuilt: Bool {
+        #if OTLP
+        true
+        #else
+        false
+        #endif
     }
 
     /// For a command's service group: bootstraps the process's tracer when an endpoint is configured and returns
     /// its export service (first, so that it shuts down last and flushes the others' spans); none otherwise.
     static func services(logger: Logger) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         guard let settings = try settings(AppEnvironment.current) else { return [] }
+        guard isBuilt else {
+            // Baton's own setting is a request for traces: refuse. A shared OTEL_* environment only earns a warning.
+            if settings.tracesURL != nil { throw ConfigurationFailure(notBuilt) }
+            logger.warning("OTEL_EXPORTER_OTLP_ENDPOINT is set, but this baton was built without the OTLP exporter: no traces are sent")
+            return []
+        }
         let (tracer, service) = try make(settings, logger: logger)
         InstrumentationSystem.bootstrap(tracer)
         logger.info("exporting traces over OTLP", metadata: ["baton.otlp.protocol": "\(settings.format.rawValue)"])

@@ -119,10 +119,12 @@ public struct DiscoverHandler: StepHandler {
 /// Runs blocking git work for `repository` off the cooperative pool; a libgit2 error becomes a step error that
 /// names the repository and says whether a retry can help.
 func gitStep<T: Sendable>(_ repository: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
-    // libgit2 runs on its own thread, where task-locals are not visible: the step's trace context goes along.
+    // libgit2 runs on its own thread, where task-locals are not visible: the step's trace context (and the tracer,
+    // when one is bound to the task) go along.
     let trace = InstrumentationContext.current
+    let tracer = InstrumentationSystem.tracer
     do {
-        return try await Git.run { try InstrumentationContext.$current.withValue(trace) { try body() } }
+        return try await Git.run { try withTracer(tracer) { try InstrumentationContext.$current.withValue(trace) { try body() } } }
     } catch let error as GitError {
         throw error.stepError(repository: repository)
     }

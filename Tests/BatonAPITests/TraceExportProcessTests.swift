@@ -1,3 +1,5 @@
+// Runs only in a build with the OTLP exporter: `swift build --build-tests --traits OTLP` (docs/operations.md, "Traces").
+#if OTLP
 import BatonStore
 import BatonTestSupport
 import Foundation
@@ -134,3 +136,4 @@ struct TraceExportProcessTests {
         pool.close()
     }
 }
+#endif
