@@ -20,7 +20,14 @@ struct TracingMiddleware<Context: RequestContext>: RouterMiddleware {
                 span.operationName = "\(method) \(route)"
                 span.attributes["http.route"] = route
             }
-            let response = try await next(request, context)
+            let response: Response
+            do {
+                response = try await next(request, context)
+            } catch let error as HTTPResponseError {
+                // Answered by the server's error handling outside the router (an unmatched route's 404).
+                span.attributes["http.response.status_code"] = Int(error.status.code)
+                throw error
+            }
             span.attributes["http.response.status_code"] = Int(response.status.code)
             if response.status.code >= 500 { span.setStatus(SpanStatus(code: .error)) }
             return response

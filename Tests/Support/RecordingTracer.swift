@@ -40,8 +40,8 @@ public final class RecordingTracer: Tracer, Sendable {
         let parent = context[IDsKey.self]
         let ids = IDs(traceID: parent?.traceID ?? Self.random(32), spanID: Self.random(16))
         context[IDsKey.self] = ids
-        return RecordingSpan(name: operationName, context: context, kind: kind, parent: parent?.spanID) { [finished] span in
-            finished.withLock { $0.append(span) }
+        return RecordingSpan(name: operationName, context: context, kind: kind, parent: parent?.spanID) { span in
+            self.finished.withLock { $0.append(span) }
         }
     }
 
