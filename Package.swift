@@ -40,10 +40,18 @@ let package = Package(
         .target(name: "HTTPClient", dependencies: ["CLibCurl"]),
         .target(name: "Git", dependencies: ["CLibGit2"]),
 
+        // OpenID Connect tokens: JWT (RS256, ES256) verification and the issuer's JWK set, fetched over libcurl.
+        .target(name: "OIDC", dependencies: [
+            "HTTPClient",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
+
         // Pure model: workflows, statuses, retry policies. No I/O.
         .target(name: "BatonCore", dependencies: [
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
         // Metric definitions with a tiny call API (swift-metrics), and the Prometheus registry that /metrics
@@ -58,7 +66,8 @@ let package = Package(
         .target(name: "BatonStore", dependencies: [
             "BatonCore", "PQ",
             .product(name: "Crypto", package: "swift-crypto"),
-        ], resources: [.embedInCode("SQL/queue.sql"), .embedInCode("SQL/leases.sql")]),
+        ], resources: [.embedInCode("SQL/queue.sql"), .embedInCode("SQL/leases.sql"), .embedInCode("SQL/queue_health.sql"),
+                       .embedInCode("SQL/retention.sql")]),
 
         // Worker loop, leases, heartbeats, reaper, chain advancement, handler registry.
         .target(name: "BatonEngine", dependencies: [
@@ -84,7 +93,7 @@ let package = Package(
 
         // HTTP API: Hummingbird routes, auth, DTOs, error mapping. HTTP types stop here.
         .target(name: "BatonAPI", dependencies: [
-            "BatonCore", "BatonStore", "BatonTelemetry",
+            "BatonCore", "BatonStore", "BatonTelemetry", "OIDC",
             "PQ",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -124,7 +133,7 @@ let package = Package(
         ]),
         .testTarget(name: "BatonAPITests", dependencies: [
             "BatonAPI", "BatonTelemetry", "BatonStore", "BatonCore", "BatonEngine", "BatonRemote", "HTTPClient", "PQ", "BatonTestSupport", .product(name: "Yams", package: "Yams"),
-            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Crypto", package: "swift-crypto"), "OIDC", .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
         .testTarget(name: "BatonEngineTests", dependencies: ["BatonEngine", "BatonStore", "BatonCore", "BatonApp", "PQ", "BatonTestSupport"]),
     ],

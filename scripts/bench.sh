@@ -22,7 +22,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 scripts/deps.sh
-swift build -c release --product baton >/dev/null
+# BATON_BIN benchmarks a given binary instead of building this tree (e.g. before/after comparisons, benchmarks.md).
+if [ -n "${BATON_BIN:-}" ]; then baton=$BATON_BIN; else swift build -c release --product baton >/dev/null; baton=.build/release/baton; fi
 bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 out=$(mktemp -d /tmp/baton-bench.XXXXXX)
 cluster=""
@@ -53,9 +54,9 @@ for i in $(seq 1 "$runs"); do
   fi
   say "run $i/$runs: baton bench"
   if [ "$json" = 1 ]; then
-    DATABASE_URL=$url .build/release/baton bench "${tps_args[@]}" --json-file "$out/run-$i.json" "${args[@]}" >/dev/null
+    DATABASE_URL=$url "$baton" bench "${tps_args[@]}" --json-file "$out/run-$i.json" "${args[@]}" >/dev/null
   else
-    DATABASE_URL=$url .build/release/baton bench "${tps_args[@]}" --json-file "$out/run-$i.json" "${args[@]}"
+    DATABASE_URL=$url "$baton" bench "${tps_args[@]}" --json-file "$out/run-$i.json" "${args[@]}"
   fi
   cleanup
 done

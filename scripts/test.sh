@@ -20,5 +20,8 @@ timeout --kill-after=30 1800 swift test --skip-build "$@"
 timeout --kill-after=30 420 scripts/soak.sh --skip-build --runs 200 --kill-for 30
 # The API fuzz pass (schemathesis against docs/openapi.yaml; about 15 s once installed). See docs/api.md.
 timeout --kill-after=30 600 scripts/fuzz-api.sh --skip-build
+# docs/alerts.yml: promtool check/test rules, and a real Prometheus scraping `baton serve` until a stall alert fires
+# and resolves (installs Debian's prometheus; under a minute once installed). See docs/operations.md, "Alerts".
+timeout --kill-after=30 600 scripts/alerts-test.sh --skip-build
 # The console in headless Chromium (installs chromium, chromium-driver and selenium; about 2 min). See docs/console.md.
 timeout --kill-after=30 900 scripts/console-test.sh --skip-build

@@ -18,11 +18,14 @@ public struct APIConfiguration: Sendable {
     public var maxArtifactBytes: Int64
     /// Backpressure on `POST /runs` (nil: none).
     public var admission: AdmissionLimits? = AdmissionLimits()
+    /// JWTs from an OpenID Connect issuer, accepted beside Baton's own tokens; nil accepts Baton's tokens only.
+    public var oidc: OIDCConfiguration?
 
     public static let defaultMaxArtifactBytes: Int64 = 256 << 20
 
     public init(host: String = "127.0.0.1", port: Int = 8080, artifactsRoot: URL = URL(fileURLWithPath: "var/artifacts"),
-                maxArtifactBytes: Int64 = APIConfiguration.defaultMaxArtifactBytes) {
+                maxArtifactBytes: Int64 = APIConfiguration.defaultMaxArtifactBytes, oidc: OIDCConfiguration? = nil) {
+        self.oidc = oidc
         self.host = host
         self.port = port
         self.artifactsRoot = artifactsRoot
@@ -55,6 +58,7 @@ public final class APIServer: Service, Sendable {
     public let routes: [RouteDescription]
     private let application: Application<RouterResponder<APIContext>>
     private let port = PortBox()
+    private let remapSubjects: (@Sendable () async throws -> Void)?
 
     public init(pool: ConnectionPool, queue: QueueStore, workflows: [String: WorkflowDefinition], configuration: APIConfiguration, logger: Logger) {
         let queries = RunQueries(pool: pool)
@@ -70,7 +74,15 @@ public final class APIServer: Service, Sendable {
         router.add(middleware: TracingMiddleware())
         router.add(middleware: MetricsMiddleware(logger: logger))
         router.add(middleware: ErrorMiddleware(logger: logger))
-        let table = RouteTable(router: router, authenticator: Authenticator(tokens: services.tokens))
+        let subjects = SubjectStore(pool: pool)
+        let oidc = configuration.oidc.map { OIDCAuthenticator(configuration: $0, subjects: subjects, logger: logger) }
+        remapSubjects = configuration.oidc.map { oidc in
+            { @Sendable in
+                let changed = try await subjects.remap(issuer: oidc.issuer) { oidc.userRole($0) }
+                if changed > 0 { logger.notice("OIDC subjects remapped", metadata: ["baton.oidc.changed": "\(changed)"]) }
+            }
+        }
+        let table = RouteTable(router: router, authenticator: Authenticator(tokens: services.tokens, oidc: oidc))
         HealthController(services: services).register(in: table)
         RunsController(services: services).register(in: table)
         EventsController(services: services).register(in: table)
@@ -80,6 +92,8 @@ public final class APIServer: Service, Sendable {
         TokensController(services: services).register(in: table)
         WorkerController(services: services).register(in: table)
         StatsController(services: services).register(in: table)
+        QueuesController(services: services).register(in: table)
+        LedgerController(services: services).register(in: table)
         ConsoleController().register(on: router)
         routes = table.routes
         let port = self.port
@@ -92,6 +106,9 @@ public final class APIServer: Service, Sendable {
     }
 
     public func run() async throws {
+        // The mapping may have changed since the last start: subjects it no longer gives a role lose it before any
+        // request is served, and so their runs block at their next step (docs/auth.md).
+        try await remapSubjects?()
         try await application.run()
     }
 

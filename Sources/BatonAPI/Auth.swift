@@ -2,6 +2,7 @@ import Foundation
 import BatonStore
 import HTTPTypes
 import Hummingbird
+import OIDC
 
 /// Who may call a route.
 enum Access: Sendable {
@@ -10,15 +11,18 @@ enum Access: Sendable {
     /// No token needed; a bearer token with at least this role, when sent and valid, is passed to the handler
     /// (which then shows more). A missing or unusable token is not an error here.
     case openWithDetails(for: TokenRole)
-    /// A bearer token with at least this role.
+    /// A bearer token with at least this role (a Baton token, or an identity provider's JWT when OIDC is configured).
     case role(TokenRole)
-    /// A worker token in `X-Baton-Worker-Token`.
+    /// A worker token in `X-Baton-Worker-Token`, or an identity provider's JWT mapped to `worker` there or as a bearer token.
     case worker
 }
 
-/// Checks tokens against the database on every request, so a revocation takes effect at once.
+/// Checks tokens against the database on every request, so a revocation takes effect at once. With OIDC configured,
+/// a credential shaped like a JWT (three dot-separated parts, never a `baton_` secret) goes to the identity provider's
+/// checks instead (docs/auth.md).
 struct Authenticator: Sendable {
     let tokens: TokenStore
+    var oidc: OIDCAuthenticator? = nil
 
     static let workerHeader = HTTPField.Name("X-Baton-Worker-Token")!
 
@@ -34,7 +38,9 @@ struct Authenticator: Sendable {
             guard let header = request.headers[.authorization] else { throw APIError.unauthenticated }
             let parts = header.split(separator: " ", maxSplits: 1)
             guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw APIError.unauthenticated }
-            guard let token = try await tokens.verify(secret: String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
+            let secret = String(parts[1]).trimmingCharacters(in: .whitespaces)
+            if let oidc, JWTVerifier.looksLikeJWT(secret) { return try await oidc.user(secret, needed: needed) }
+            guard let token = try await tokens.verify(secret: secret) else {
                 throw APIError.unauthenticated
             }
             guard token.role != .worker, token.role >= needed else {
@@ -43,6 +49,7 @@ struct Authenticator: Sendable {
             }
             return token
         case .worker:
+            if let oidc, let jwt = Self.workerJWT(request) { return try await oidc.worker(jwt) }
             guard let secret = request.headers[Self.workerHeader] else {
                 throw APIError(.unauthorized, "unauthenticated", "missing or invalid worker token: send `X-Baton-Worker-Token: <token>`")
             }
@@ -55,5 +62,17 @@ struct Authenticator: Sendable {
             }
             return token
         }
+    }
+
+    /// A JWT a worker sent: in `X-Baton-Worker-Token` (so a remote worker needs no change to use one), else as a bearer token.
+    private static func workerJWT(_ request: Request) -> String? {
+        if let value = request.headers[workerHeader]?.trimmingCharacters(in: .whitespaces) {
+            return JWTVerifier.looksLikeJWT(value) ? value : nil
+        }
+        guard let header = request.headers[.authorization] else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        let value = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        return JWTVerifier.looksLikeJWT(value) ? value : nil
     }
 }

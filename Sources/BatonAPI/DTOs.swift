@@ -66,6 +66,10 @@ struct RunDTO: Encodable, Sendable {
     var waiting: String?
     /// What an operator does next, for a blocked or failed run.
     var next: String?
+    /// The run ledger's head hash and event count (docs/ledger.md); shown by `GET /api/v1/runs/{id}` only.
+    var ledger: LedgerHead?
+    /// The run left the hot tables (retention): read-only, answered from its archive.
+    var archived: Bool?
 
     init(_ run: RunView, steps: [StepSummary]? = nil, waiting: String? = nil) {
         id = run.id.uuidString.lowercased()
@@ -94,6 +98,7 @@ struct RunDTO: Encodable, Sendable {
         finishedAt = run.finishedAt
         self.steps = steps?.map(StepDTO.init)
         self.waiting = waiting
+        archived = run.archived ? true : nil
         switch run.status {
         case .blocked: next = "fix the cause (\(run.errorCode ?? "see error")), then POST /api/v1/runs/\(id)/retry (baton runs retry \(id))"
         case .failed: next = "POST /api/v1/runs/\(id)/retry to resume from the failed step (baton runs retry \(id))"

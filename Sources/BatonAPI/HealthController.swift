@@ -41,7 +41,8 @@ struct HealthController: Sendable {
     }
 
     @Sendable func metrics(_ request: Request, _ context: APIContext, _ principal: TokenRecord?) async throws -> Response {
-        let text = services.metrics.render(try await services.stats.snapshot())
+        let text = services.metrics.render(try await services.stats.snapshot(), health: try await QueueHealthStore(pool: services.pool).read())
+            + RetentionMetrics.render(try await RetentionStore(pool: services.pool).state())
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }

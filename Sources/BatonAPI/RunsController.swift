@@ -90,7 +90,9 @@ struct RunsController: Sendable {
         let id = try Validate.runID(context)
         guard let run = try await services.queries.run(id) else { throw APIError.notFound("run \(id.uuidString.lowercased())") }
         let waiting = run.status == .queued || run.status == .running ? try await services.workers.waitingReason(runID: id) : nil
-        return JSONResponse.make(.ok, RunDTO(run, steps: try await services.queries.steps(runID: id), waiting: waiting))
+        var dto = RunDTO(run, steps: try await services.queries.steps(runID: id), waiting: waiting)
+        dto.ledger = try await LedgerStore(pool: services.pool).head(runID: id)
+        return JSONResponse.make(.ok, dto)
     }
 
     @Sendable func attempts(_ request: Request, _ context: APIContext, _ principal: TokenRecord?) async throws -> Response {

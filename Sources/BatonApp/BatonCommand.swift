@@ -12,7 +12,8 @@ public struct BatonCommand: AsyncParsableCommand {
         discussion: "Exit codes (docs/cli.md):\n" + ExitCodes.table.map { "  \($0.code)\t\($0.meaning)" }.joined(separator: "\n"),
         subcommands: [ServeCommand.self, WorkerCommand.self, UpCommand.self, MigrateCommand.self, DatabaseCommand.self, ConfigCommand.self,
                       PreflightCommand.self, EnqueueCommand.self, RunsCommand.self, WorkersCommand.self, TokensCommand.self, DLQCommand.self,
-                      BenchCommand.self, SoakCommand.self, CompletionCommand.self, EventsCommand.self])
+                      BenchCommand.self, SoakCommand.self, CompletionCommand.self, EventsCommand.self,
+                      QueuesCommand.self, RetentionCommand.self])
 
     public init() {}
 }

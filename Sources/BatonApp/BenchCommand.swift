@@ -19,6 +19,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Pre-load this many waiting chains on a queue no worker serves and compare claim latency there at depth 1,000 and at this depth (0: skip).") var preload: Int = 0
     @Option(help: "Claims (of 2 jobs each) timed at each depth with --preload.") var claimSamples: Int = 500
     @Flag(help: "Pre-load every chain through the store's enqueue (slow for a million) instead of copying a template run in bulk.") var preloadThroughStore = false
+    @Option(help: "Finished runs of history written (set-based) before the load: steps/s beside a database that has run for a while (0: none).") var history: Int = 0
+    @Option(help: "How many of the --history runs finished past the hot retention threshold (what a sweep archives).") var historyExpired: Int = 0
+    @Flag(help: "Run a retention sweep during the load (with --history-expired): steps/s during the sweep against outside it.") var sweepDuringLoad = false
+    @Option(help: "Run-list statements timed per filter combination (default: 200 with --history, else none).") var listSamples: Int?
     @Option(help: "pgbench's transactions/s on the same server (scripts/bench.sh measures it); the report adds steps/s ÷ this.") var pgbenchTps: Double?
     @Flag(help: "Print the report as JSON.") var json = false
     @Option(help: "Also write the JSON report to this file.") var jsonFile: String?
@@ -36,7 +40,8 @@ struct BenchCommand: AsyncParsableCommand {
                                           idleSamples: idleSamples, enqueueBatch: enqueueBatch, eagerHandoff: eagerHandoff,
                                           backlogRuns: backlogRuns, memorySteps: memorySteps, preload: preload, claimSamples: claimSamples,
                                           preloadThroughStore: preloadThroughStore,
-                                          pgbenchTPS: pgbenchTps)
+                                          pgbenchTPS: pgbenchTps, history: history, historyExpired: min(historyExpired, history),
+                                          sweepDuringLoad: sweepDuringLoad, listSamples: max(0, listSamples ?? (history > 0 ? 200 : 0)))
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let report = try await Benchmark(context: context, settings: settings, executable: executable).run { message in
             if !json { FileHandle.standardError.write(Data("bench: \(message)\n".utf8)) }
@@ -71,6 +76,16 @@ struct BenchCommand: AsyncParsableCommand {
               per step (load phase)      \(f(report.statementsPerStep, "%.1f")) statements (\(f(report.topLevelStatementsPerStep)) top-level, track=\(report.statementsTrack ?? "n/a")), \(f(report.walBytesPerStep, "%.0f")) WAL bytes, \(f(report.walRecordsPerStep, "%.1f")) WAL records (\(f(report.walFullPageBytesPerStep, "%.0f")) bytes of them full-page images)
               CPU per step               server \(f(report.serverCpuMsPerStep, "%.3f")) ms, workers \(f(report.workerCpuMsPerStep, "%.3f")) ms (server share \(report.serverCpuShare.map { String(format: "%.0f %%", $0 * 100) } ?? "n/a"))
             """)
+        if let history = report.historyRuns {
+            lines.append("  history                    \(history) finished runs (\(report.historyExpiredRuns ?? 0) expired), written in \(f(report.historyPreloadSeconds, "%.0f")) s")
+        }
+        for (name, p99) in (report.runListP99Ms ?? [:]).sorted(by: { $0.key < $1.key }) {
+            lines.append("  run list \(name.padding(toLength: 26, withPad: " ", startingAt: 0)) p50 \(f(report.runListP50Ms?[name])) ms, p99 \(f(p99)) ms")
+        }
+        if let seconds = report.sweepSeconds {
+            let removed = (report.sweepRemoved ?? [:]).filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            lines.append("  sweep during load          \(f(seconds)) s (\(removed)); steps/s during \(f(report.sweepStepsPerSecondDuring, "%.0f")), outside \(f(report.sweepStepsPerSecondOutside, "%.0f")), ratio \(f(report.sweepStepsRatio))")
+        }
         if let runs = report.backlogRuns {
             lines.append("  backlog (\(runs) runs at once) run done p50 / p99 \(f(report.backlogRunP50S)) / \(f(report.backlogRunP99S)) s, first \(f(report.backlogFirstRunS)) s of \(f(report.backlogDrainS)) s drain (\(report.backlogFirstRunFraction.map { String(format: "%.1f %%", $0 * 100) } ?? "n/a"))")
         }

@@ -26,6 +26,13 @@ struct Benchmark {
         var preloadThroughStore = false
         /// pgbench's transactions/s on the same server, when the caller measured it (scripts/bench.sh does).
         var pgbenchTPS: Double?
+        /// Finished runs of history written before the load (0: an empty database), `historyExpired` of them past the hot threshold.
+        var history: Int = 0
+        var historyExpired: Int = 0
+        /// Run a retention sweep while the load runs (it archives the expired history).
+        var sweepDuringLoad = false
+        /// Run-list statements timed per filter combination (with history).
+        var listSamples: Int = 200
     }
 
     struct Report: Codable, Sendable {
@@ -87,6 +94,18 @@ struct Benchmark {
         var workerRssAfterStepsMB: Double?
         var workerRssMaxMB: Double?
         var workerStepsAtRss: Int?
+        // History (--history): runs written before the load, and the run list's latency over them.
+        var historyRuns: Int?
+        var historyExpiredRuns: Int?
+        var historyPreloadSeconds: Double?
+        var runListP50Ms: [String: Double]?
+        var runListP99Ms: [String: Double]?
+        // A retention sweep during the load (--sweep-during-load): what it removed, and the load's steps/s inside and outside it.
+        var sweepSeconds: Double?
+        var sweepRemoved: [String: Int]?
+        var sweepStepsPerSecondDuring: Double?
+        var sweepStepsPerSecondOutside: Double?
+        var sweepStepsRatio: Double?
         var notes: [String]
     }
 
@@ -133,6 +152,21 @@ struct Benchmark {
             deep = try await measureDeepQueue(deepWorkflow, progress: progress)
         }
 
+        // History (--history): a million finished runs make every index and table larger; the load then runs beside them.
+        var historySeconds: Double?
+        var listTimes: [String: (p50: Double, p99: Double)]?
+        if settings.history == 0, settings.listSamples > 0 {
+            progress("run list: \(settings.listSamples) statements per filter combination")
+            listTimes = try await BenchHistory(pool: context.pool, workflowID: 0).listLatencies(samples: settings.listSamples)
+        }
+        if settings.history > 0 {
+            progress("history: writing \(settings.history) finished runs (\(settings.historyExpired) past the hot threshold)")
+            let history = BenchHistory(pool: context.pool, workflowID: try await context.queue.workflowID(for: try context.workflow(named: "bench")))
+            historySeconds = try await history.preload(count: settings.history, expired: settings.historyExpired, progress: progress)
+            progress("run list: \(settings.listSamples) statements per filter combination")
+            listTimes = try await history.listLatencies(samples: settings.listSamples)
+        }
+
         // 3. Enqueue rate: all chains onto a second queue whose workers are started first and held stopped (SIGSTOP),
         //    so their start-up is outside the load phase and their idle memory is read before any work.
         let loadQueue = queueName + "_load"
@@ -168,6 +202,12 @@ struct Benchmark {
         } else {
             loadWorkers = try await startWorkers(queue: loadQueue)
         }
+        let sweepTask: Task<(sweep: RetentionSweep, from: Double, to: Double), Error>? = settings.sweepDuringLoad ? Task { [context, probe] in
+            try await Task.sleep(for: .seconds(2))
+            let from = try probe.serverNow()
+            let sweep = try await RetentionStore(pool: context.pool).sweep(RetentionPolicy(), removeFiles: { _ in })
+            return (sweep, from, try probe.serverNow())
+        } : nil
         var maxDepth = depthAtStart
         while true {
             let depth = try probe.depth(queue: loadQueue)
@@ -176,6 +216,7 @@ struct Benchmark {
             try await Task.sleep(for: .milliseconds(50))
         }
         let after = try probe.snapshot()
+        let swept = try await sweepTask?.value
         let workerCPUAfter = settings.processes ? loadWorkers!.cpuMilliseconds() : ProcFS.selfCPUMilliseconds()
         let rssLoadMax = settings.processes ? loadWorkers!.memory().map(\.peak).max() : nil
         let counts = try await context.runs.countRuns(ids: loadIDs)
@@ -220,6 +261,20 @@ struct Benchmark {
             preloadPerSecond: deep?.preloadPerSecond,
             workerRssIdleMB: rssIdle.map(Self.megabytes), workerRssLoadMaxMB: rssLoadMax.map(Self.megabytes),
             notes: notes)
+        report.historyRuns = settings.history > 0 ? settings.history : nil
+        report.historyExpiredRuns = settings.history > 0 ? settings.historyExpired : nil
+        report.historyPreloadSeconds = historySeconds
+        report.runListP50Ms = listTimes?.mapValues(\.p50)
+        report.runListP99Ms = listTimes?.mapValues(\.p99)
+        if let swept {
+            report.sweepSeconds = swept.sweep.seconds
+            report.sweepRemoved = swept.sweep.removed
+            let rates = try await sweepRates(queue: loadQueue, from: swept.from, to: swept.to)
+            report.sweepStepsPerSecondDuring = rates.during
+            report.sweepStepsPerSecondOutside = rates.outside
+            report.sweepStepsRatio = rates.outside.flatMap { outside in rates.during.map { $0 / outside } }
+            if swept.to >= (rates.loadEnd ?? 0) { report.notes.append("the sweep outlasted the load: raise --chains so that steps/s outside the sweep is measured too") }
+        }
         if probe.walInspect == false { report.notes.append("WAL records from pg_stat_wal (pg_walinspect unavailable): they lag behind busy backends") }
 
         // 5. Backlog: many runs enqueued in one transaction onto the served queue; when does each run finish?
@@ -292,6 +347,24 @@ struct Benchmark {
         let deep = try await claims(queue: workflow.queue, perClaim: perClaim)
         return DeepQueue(shallowDepth: shallowDepth, shallow: shallow, deepDepth: settings.preload, deep: deep,
                          preloadPerSecond: Double(settings.preload + 2 * extra) / loadSeconds)
+    }
+
+    /// The load's steps/s while the sweep ran (server times `from`…`to`, seconds since 1970) and over the rest of the load.
+    private func sweepRates(queue: String, from: Double, to: Double) async throws -> (during: Double?, outside: Double?, loadEnd: Double?) {
+        try await context.pool.withConnection { connection in
+            let row = try connection.query("""
+                SELECT extract(epoch FROM min(a.finished_at))::float8 AS first, extract(epoch FROM max(a.finished_at))::float8 AS last,
+                       count(*) FILTER (WHERE a.finished_at >= to_timestamp(\(from)) AND a.finished_at < to_timestamp(\(to))) AS during,
+                       count(*) AS total
+                FROM baton.step_attempts a JOIN baton.runs r ON r.id = a.run_id WHERE r.queue = \(queue)
+                """).first!
+            guard let first = try row.decode("first", as: Double?.self), let last = try row.decode("last", as: Double?.self) else { return (nil, nil, nil) }
+            let during: Int = try row.decode("during")
+            let total: Int = try row.decode("total")
+            let inside = max(0, min(to, last) - max(from, first))
+            let outside = (last - first) - inside
+            return (inside > 0 ? Double(during) / inside : nil, outside > 1 ? Double(total - during) / outside : nil, last)
+        }
     }
 
     private func preload(_ workflow: WorkflowDefinition, count: Int) async throws -> Double {

@@ -28,6 +28,8 @@ enum ExitCodes {
     static let forbidden: Int32 = 10
     /// Backpressure turned a create away (API 429, or `baton enqueue` itself); retry after its Retry-After.
     static let rateLimited: Int32 = 11
+    /// `runs verify`: the run's ledger does not verify (an event, attempt input or artifact does not match).
+    static let ledgerMismatch: Int32 = 12
     /// Wrong use of the command line: unknown flag, missing argument, invalid value (ArgumentParser's EX_USAGE).
     static let usage: Int32 = 64
     /// An unexpected error (database, file system); the message on stderr says what and where.
@@ -48,6 +50,7 @@ enum ExitCodes {
         (unauthorized, "token rejected (401)"),
         (forbidden, "token's role may not do this (403)"),
         (rateLimited, "rate limited (429)"),
+        (ledgerMismatch, "runs verify: the run's ledger does not verify"),
         (usage, "usage error"),
         (error, "unexpected error"),
         (configuration, "configuration error"),

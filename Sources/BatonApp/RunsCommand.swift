@@ -2,11 +2,11 @@ import ArgumentParser
 import BatonCore
 import Foundation
 
-/// `baton runs create|list|show|retry|cancel`: the API client for runs.
+/// `baton runs create|list|show|retry|cancel|verify`: the API client for runs.
 struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs", abstract: "Create, list, show, follow, retry and cancel runs through the API (BATON_URL, BATON_TOKEN).",
-        subcommands: [Create.self, List.self, Show.self, Events.self, Retry.self, Cancel.self])
+        subcommands: [Create.self, List.self, Show.self, Events.self, Retry.self, Cancel.self, Verify.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start a run; prints its id.")
@@ -76,7 +76,8 @@ struct RunsCommand: AsyncParsableCommand {
             try await runClient {
                 let detail = try await client.client().call("GET", "/api/v1/runs/\(run.urlPathSegment)")
                 if client.json { printJSON(detail); return }
-                print("run \(cell(detail["id"]))  \(cell(detail["workflow"])) v\(cell(detail["workflowVersion"]))  \(cell(detail["status"]))")
+                print("run \(cell(detail["id"]))  \(cell(detail["workflow"])) v\(cell(detail["workflowVersion"]))  \(cell(detail["status"]))"
+                      + (detail["archived"] as? Bool == true ? "  (archived)" : ""))
                 print("repository \(cell(detail["repository"]))  feature \(cell(detail["featureKey"]))  initiator \(cell(detail["initiator"]))")
                 if let error = detail["error"] as? [String: Any] { print("error \(cell(error["code"])): \(cell(error["message"]))") }
                 if let pr = detail["pullRequest"] as? [String: Any] { print("pull request \(cell(pr["url"]))") }

@@ -13,6 +13,7 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Folder that artifact paths are relative to (env BATON_ARTIFACTS; default $BATON_DATA_DIR/artifacts, else var/artifacts).") var artifacts: String?
     @Option(help: "Largest artifact file a remote worker may upload, in bytes (env BATON_MAX_ARTIFACT_BYTES; default 268435456).")
     var maxArtifactBytes: Int64?
+    @OptionGroup var oidc: OIDCOptions
 
     func configuration() throws -> APIConfiguration {
         let env = AppEnvironment.current
@@ -24,6 +25,7 @@ struct ServerOptions: ParsableArguments {
             configuration.maxArtifactBytes = limit
         }
         configuration.admission = try FlowSettings.admission(env)
+        configuration.oidc = try oidc.configuration()
         return configuration
     }
 }
@@ -34,15 +36,18 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var server: ServerOptions
 
     func run() async throws {
+        // Settings first: a bad one stops the command (exit 78) before it touches the database.
+        let configuration = try server.configuration()
         let context = try await global.context(poolSize: 8)
-        let api = APIServer(pool: context.pool, queue: context.queue, workflows: context.workflows, configuration: try server.configuration(),
+        let api = APIServer(pool: context.pool, queue: context.queue, workflows: context.workflows, configuration: configuration,
                             logger: context.logger)
         try await announce(api, context: context)
         // Remote workers cannot rescue (no database access): the server returns their expired leases to the queue.
         let rescue = RescueService(source: context.queue, queues: Array(Set(context.workflows.values.map(\.queue))).sorted(),
                                    aging: try FlowSettings.aging(AppEnvironment.current), logger: context.logger)
         let folder = CounterFolder(stats: StatsStore(pool: context.pool), logger: context.logger)
-        let group = ServiceGroup(configuration: .init(services: try TraceExport.services(logger: context.logger) + [.init(service: api), .init(service: rescue), .init(service: folder)],
+        let retention = try RetentionSettings.service(context, artifactsFlag: server.artifacts).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
+        let group = ServiceGroup(configuration: .init(services: try TraceExport.services(logger: context.logger) + [.init(service: api), .init(service: rescue), .init(service: folder)] + (retention.map { [$0] } ?? []),
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: context.logger))
         try await group.run()
     }
@@ -81,6 +86,7 @@ struct UpCommand: AsyncParsableCommand {
 
     func run() async throws {
         let env = AppEnvironment.current
+        let configuration = try server.configuration()
         let context = try await global.context(poolSize: 10)
         let queueNames = (queues ?? env.setting("BATON_QUEUE")).map { $0.split(separator: ",").map(String.init) }
             ?? Array(Set(context.workflows.values.map(\.queue))).sorted()
@@ -98,12 +104,13 @@ struct UpCommand: AsyncParsableCommand {
             for worker in workers where payload.isEmpty || payload == worker.configuration.queue { worker.wakeUp() }
         }
         defer { listener.stop() }
-        let api = APIServer(pool: context.pool, queue: context.queue, workflows: context.workflows, configuration: try server.configuration(),
+        let api = APIServer(pool: context.pool, queue: context.queue, workflows: context.workflows, configuration: configuration,
                             logger: context.logger)
         try await announce(api, context: context)
         let group = ServiceGroup(configuration: .init(
             services: try TraceExport.services(logger: context.logger) + [.init(service: api), .init(service: CounterFolder(stats: StatsStore(pool: context.pool), logger: context.logger))]
-                + workers.map { .init(service: $0) },
+                + workers.map { .init(service: $0) }
+                + (try RetentionSettings.service(context, artifactsFlag: server.artifacts).map { [.init(service: $0)] } ?? []),
             gracefulShutdownSignals: [.sigterm, .sigint], logger: context.logger))
         try await group.run()
     }

@@ -26,7 +26,8 @@ public struct ClaimGate: Sendable, Equatable {
             let why = authority.actorState == "expired" ? "has expired" : "was revoked"
             return .blocked(code, "the run acts for \(actor), whose token \(why) after the run was queued; an operator with a live token can retry it")
         case "actor_not_allowed":
-            return .blocked(code, "the run acts for \(actor), whose token now has role \(authority.actorRole ?? "none"); running steps needs one of \(allowedRoles.joined(separator: ", "))")
+            let holder = actor.hasPrefix("oidc:") ? "whose identity-provider role mapping now gives role" : "whose token now has role"
+            return .blocked(code, "the run acts for \(actor), \(holder) \(authority.actorRole ?? "none"); running steps needs one of \(allowedRoles.joined(separator: ", "))")
         case "repository_not_allowed":
             return .blocked(code, "repository \(authority.repository ?? "") is not allowed for this worker (allowed: \((repositories ?? []).joined(separator: ", ")))")
         case "credentials_invalid":

@@ -29,6 +29,9 @@ public protocol JobSource: Sendable {
     /// Aging promotion and the release of stuck deferred runs (`QueueStore.maintainFlow`); a source that cannot (a
     /// remote one: the server does it) returns zeros.
     func maintainFlow(queue: String, aging: AgingLadder?) async throws -> (promoted: Int, released: Int)
+    /// The maintenance pass of queue health: workers that went stale or recovered since the last pass (each reported
+    /// by one process only); a source that cannot (a remote one: the server does it) returns none.
+    func watchWorkers() async throws -> [WorkerTransition]
 }
 
 /// A blocking heartbeat call (`JobSource.heartbeat`), made from one thread only.
@@ -37,6 +40,7 @@ public typealias BlockingHeartbeat = @Sendable (_ workerID: String, _ jobs: [(id
 extension JobSource {
     public func makeBlockingHeartbeat() -> BlockingHeartbeat? { nil }
     public func maintainFlow(queue: String, aging: AgingLadder?) async throws -> (promoted: Int, released: Int) { (0, 0) }
+    public func watchWorkers() async throws -> [WorkerTransition] { [] }
 
     /// A claim that decides with `gate` whether each step may start (check, then run); sources that cannot (a
     /// remote one: the server decides with its own gate) claim as usual.
@@ -67,5 +71,9 @@ extension QueueStore: JobSource {
 
     public func setWorkerStatus(id: String, status: String) async throws {
         try await RunStore(pool: pool).setWorkerStatus(id: id, status: status)
+    }
+
+    public func watchWorkers() async throws -> [WorkerTransition] {
+        try await QueueHealthStore(pool: pool).watchWorkers()
     }
 }

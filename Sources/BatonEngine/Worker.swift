@@ -167,6 +167,7 @@ public final class Worker: Service, Sendable {
             if Task.isCancelled { return }
             _ = await rescuer.rescueOnce()
             _ = await rescuer.maintainFlowOnce()
+            await WorkerWatch(source: source, logger: logger).passOnce()
         }
     }
 

@@ -68,6 +68,15 @@ public final class QueueStore: Sendable {
     /// thrown after the other runs of the batch were enqueued.
     public func enqueue(_ requests: [EnqueueRequest], admission: AdmissionLimits? = nil) async throws -> [EnqueueResult] {
         guard !requests.isEmpty else { return [] }
+        // An archived run still owns its idempotency key (retention frees it when the run is deleted).
+        let archived = try await archivedRuns(keys: requests.compactMap(\.idempotencyKey))
+        if !archived.isEmpty {
+            var stored = try await enqueue(requests.filter { $0.idempotencyKey.map { archived[$0] == nil } ?? true }, admission: admission)
+                .makeIterator()
+            return requests.map { request in
+                request.idempotencyKey.flatMap { archived[$0] }.map { EnqueueResult(runID: $0, created: false) } ?? stored.next()!
+            }
+        }
         var items: [EnqueueItem] = []
         var workflowIDs: [WorkflowDefinition: Int64] = [:]
         for request in requests {
@@ -78,7 +87,7 @@ public final class QueueStore: Sendable {
             }
             if workflowIDs[request.workflow] == nil { workflowIDs[request.workflow] = try await workflowID(for: request.workflow) }
             items.append(EnqueueItem(
-                id: UUID(), workflowID: workflowIDs[request.workflow]!, workflow: request.workflow.name,
+                id: TimeOrderedID.make(), workflowID: workflowIDs[request.workflow]!, workflow: request.workflow.name,
                 workflowVersion: request.workflow.version, queue: request.workflow.queue, repository: request.repository,
                 featureKey: request.featureKey, initiator: request.initiator, idempotencyKey: request.idempotencyKey,
                 priority: request.priority, input: request.input, firstStep: first, ord: items.count,
@@ -86,8 +95,8 @@ public final class QueueStore: Sendable {
         }
         let frozen = items
         let outcome = try await pool.retryingTransaction { connection -> Result<[EnqueueAdmission], Throttle> in
-            if let admission, let throttle = try Self.admit(frozen, limits: admission, on: connection) {
-                try Self.recordThrottle(throttle, initiator: frozen[0].initiator, on: connection)
+            if let admission, let (throttle, item) = try Self.admit(frozen, limits: admission, on: connection) {
+                try Self.recordThrottle(throttle, initiator: item.initiator, on: connection)
                 return .failure(throttle)
             }
             return .success(try Self.enqueue(frozen, on: connection))
@@ -136,9 +145,9 @@ public final class QueueStore: Sendable {
         return results
     }
 
-    /// Backpressure: the first item the limits turn away, counting the queue's waiting jobs and the initiator's
-    /// active runs only as far as the limits need (bounded reads on partial indexes).
-    static func admit(_ items: [EnqueueItem], limits: AdmissionLimits, on connection: Connection) throws -> Throttle? {
+    /// Backpressure: the first item the limits turn away and why, counting the queue's waiting jobs and the
+    /// initiator's active runs only as far as the limits need (bounded reads on partial indexes).
+    static func admit(_ items: [EnqueueItem], limits: AdmissionLimits, on connection: Connection) throws -> (Throttle, EnqueueItem)? {
         var depth: [String: Int] = [:]
         var active: [String: Int] = [:]
         for item in items {
@@ -159,7 +168,7 @@ public final class QueueStore: Sendable {
             }
             if let throttle = Admission.decide(queue: item.queue, priority: item.priority, depth: depth[item.queue]!,
                                                initiator: item.initiator, initiatorActive: active[item.initiator] ?? 0, limits: limits) {
-                return throttle
+                return (throttle, item)
             }
             depth[item.queue]! += 1
             active[item.initiator, default: 0] += 1
@@ -169,9 +178,10 @@ public final class QueueStore: Sendable {
 
     static func recordThrottle(_ throttle: Throttle, initiator: String, on connection: Connection) throws {
         try connection.query("""
-            INSERT INTO baton.queue_events (queue, kind, actor, message, payload)
-            VALUES (\(throttle.queue), 'throttled', \(initiator), \(throttle.message),
-                    jsonb_build_object('reason', \(throttle.reason.rawValue)::text, 'retryAfterSeconds', \(throttle.retryAfterSeconds)::int))
+            INSERT INTO baton.queue_events (queue, level, kind, message, payload)
+            VALUES (\(throttle.queue), 'warning', 'throttled', \(throttle.message),
+                    jsonb_build_object('reason', \(throttle.reason.rawValue)::text, 'initiator', \(initiator)::text,
+                                       'retryAfterSeconds', \(throttle.retryAfterSeconds)::int))
             """)
     }
 
@@ -180,6 +190,18 @@ public final class QueueStore: Sendable {
         return StoreConflict(code: "active_run_exists",
                              message: "run \(id) of \(item.repository ?? "") feature \(item.featureKey ?? "") is still active (queued, running or blocked); follow it, or cancel it first (workflow \(item.workflow) refuses a second run; `conflicts: defer` would queue this one behind it)",
                              details: ["runId": id])
+    }
+
+    /// Archived runs by idempotency key, of those among `keys`.
+    private func archivedRuns(keys: [String]) async throws -> [String: UUID] {
+        guard !keys.isEmpty else { return [:] }
+        return try await pool.withConnection { connection in
+            var found: [String: UUID] = [:]
+            for row in try connection.query("SELECT idempotency_key, id FROM baton.runs_archive WHERE idempotency_key = ANY(\(keys)::text[])") {
+                found[try row.decode("idempotency_key")] = try row.decode("id")
+            }
+            return found
+        }
     }
 
     public func enqueue(_ request: EnqueueRequest) async throws -> EnqueueResult {
@@ -332,8 +354,9 @@ public final class QueueStore: Sendable {
     /// a job lock while holding the run, so cancel and claim cannot deadlock.
     public func cancelRun(_ runID: UUID, by actor: String = "system") async throws -> CancelResult {
         try await pool.retryingTransaction { connection in
-            // The feature's lock before the run's row (the order the release of deferred runs takes them in).
-            if let feature = try connection.query("SELECT repository, feature_key FROM baton.runs WHERE id = \(runID)").first,
+            // A deferred run: its feature's lock before its row, the order the release of deferred runs takes them in
+            // (an active run's is not taken: a worker ending it holds its row and then takes the feature's lock).
+            if let feature = try connection.query("SELECT repository, feature_key FROM baton.runs WHERE id = \(runID) AND status = 'deferred'").first,
                let repository = try feature.decode("repository", as: String?.self), let key = try feature.decode("feature_key", as: String?.self) {
                 try connection.query("SELECT baton.lock_feature(\(repository), \(key))")
             }

@@ -29,6 +29,8 @@ public struct RunView: Sendable, Equatable {
     public var updatedAt: String
     public var startedAt: String?
     public var finishedAt: String?
+    /// The run left the hot tables for `runs_archive` (retention); it is read-only and answered from its archive document.
+    public var archived: Bool = false
 }
 
 /// The latest attempt of one step of a run (or `pending` when the step has not been reached).
@@ -98,30 +100,56 @@ public final class RunQueries: Sendable {
 
     public init(pool: ConnectionPool) { self.pool = pool }
 
-    /// Runs newest first; returns one more than `limit` is not needed: `hasMore` says whether a next page exists.
+    /// Runs newest first; `hasMore` says whether a next page exists. Only the filters given appear in the statement, so
+    /// each combination is its own prepared statement whose plan uses the index that serves it (runs_by_status,
+    /// runs_by_workflow, runs_by_repository, runs_by_feature, runs_by_created), even as a generic plan: a
+    /// `($n IS NULL OR col = $n)` statement's generic plan could use none of them.
     public func list(_ filter: RunFilter) async throws -> (runs: [RunView], hasMore: Bool) {
         let limit = max(1, min(filter.limit, 500))
-        let rows = try await pool.withConnection { connection in
-            try connection.query("""
-                SELECT \(trusted: Self.runColumns) FROM baton.runs r
-                WHERE (\(filter.status?.rawValue)::text IS NULL OR r.status = \(filter.status?.rawValue))
-                  AND (\(filter.workflow)::text IS NULL OR r.workflow = \(filter.workflow))
-                  AND (\(filter.repository)::text IS NULL OR r.repository = \(filter.repository))
-                  AND (\(filter.featureKey)::text IS NULL OR r.feature_key = \(filter.featureKey))
-                  AND (\(filter.text)::text IS NULL OR strpos(lower(concat_ws(' ', r.id::text, r.repository, r.feature_key, r.annotations->>'branch', r.error_code,
-                       r.error_message)), lower(\(filter.text))) > 0)
-                  AND (\(filter.after)::uuid IS NULL OR (r.created_at, r.id) < (SELECT c.created_at, c.id FROM baton.runs c WHERE c.id = \(filter.after)))
-                ORDER BY r.created_at DESC, r.id DESC
-                LIMIT \(limit + 1)
-                """)
-        }
+        let statement = Self.listStatement(filter, limit: limit)
+        let rows = try await pool.withConnection { connection in try connection.query(statement) }
         let runs = try rows.map(Self.run)
         return (Array(runs.prefix(limit)), runs.count > limit)
     }
 
+    /// The run list's statement for the filters that `filter` sets; every value is a bound parameter.
+    public static func listStatement(_ filter: RunFilter, limit: Int) -> SQL {
+        var conditions: [String] = []
+        var parameters: [String?] = []
+        func bind(_ value: String?) -> String {
+            parameters.append(value)
+            return "$\(parameters.count)"
+        }
+        if let status = filter.status { conditions.append("r.status = \(bind(status.rawValue))") }
+        if let workflow = filter.workflow { conditions.append("r.workflow = \(bind(workflow))") }
+        if let repository = filter.repository { conditions.append("r.repository = \(bind(repository))") }
+        if let feature = filter.featureKey { conditions.append("r.feature_key = \(bind(feature))") }
+        if let text = filter.text {
+            conditions.append("""
+                strpos(lower(concat_ws(' ', r.id::text, r.repository, r.feature_key, r.annotations->>'branch', r.error_code, r.error_message)), \
+                lower(\(bind(text)))) > 0
+                """)
+        }
+        if let after = filter.after {
+            conditions.append("(r.created_at, r.id) < (SELECT c.created_at, c.id FROM baton.runs c WHERE c.id = \(bind(after.uuidString.lowercased()))::uuid)")
+        }
+        let text = """
+            SELECT \(runColumns) FROM baton.runs r
+            \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: "\n  AND "))
+            ORDER BY r.created_at DESC, r.id DESC
+            LIMIT \(bind(String(limit + 1)))
+            """
+        return SQL(text: text, parameters: parameters)
+    }
+
     public func run(_ id: UUID) async throws -> RunView? {
         try await pool.withConnection { connection in
-            try connection.query("SELECT \(trusted: Self.runColumns) FROM baton.runs r WHERE r.id = \(id)").map(Self.run).first
+            try connection.query("""
+                SELECT \(trusted: Self.runColumns), false AS archived FROM baton.runs r WHERE r.id = \(id)
+                UNION ALL
+                SELECT \(trusted: Self.runColumns), true AS archived FROM baton.archived_run(\(id)) r
+                LIMIT 1
+                """).map(Self.run).first
         }
     }
 
@@ -131,13 +159,15 @@ public final class RunQueries: Sendable {
             try connection.query("""
                 WITH definition AS (
                     SELECT s.value->>'name' AS name, (s.ordinality - 1)::int AS index
-                    FROM baton.runs r JOIN baton.workflows w ON w.id = r.workflow_id, jsonb_array_elements(w.definition->'steps') WITH ORDINALITY s
-                    WHERE r.id = \(runID)
+                    FROM (SELECT workflow_id FROM baton.runs WHERE id = \(runID)
+                          UNION ALL SELECT workflow_id FROM baton.archived_run(\(runID))) r
+                    JOIN baton.workflows w ON w.id = r.workflow_id, jsonb_array_elements(w.definition->'steps') WITH ORDINALITY s
                 ), latest AS (
                     SELECT DISTINCT ON (step_index) step_index, step, status, input_sha256, error_code, error_message,
                            \(trusted: Timestamp.column("started_at")) AS started_at, \(trusted: Timestamp.column("finished_at")) AS finished_at,
                            count(*) OVER (PARTITION BY step_index) AS attempts
-                    FROM baton.step_attempts WHERE run_id = \(runID) ORDER BY step_index, attempt DESC
+                    FROM (SELECT * FROM baton.step_attempts WHERE run_id = \(runID) UNION ALL SELECT * FROM baton.archived_attempts(\(runID))) a
+                    ORDER BY step_index, attempt DESC
                 )
                 SELECT coalesce(d.name, l.step) AS name, coalesce(d.index, l.step_index) AS index, coalesce(l.status, 'pending') AS status,
                        coalesce(l.attempts, 0) AS attempts, l.input_sha256, l.started_at, l.finished_at, l.error_code, l.error_message
@@ -158,7 +188,9 @@ public final class RunQueries: Sendable {
         try await pool.withConnection { connection in
             try connection.query("""
                 SELECT id, run_id, step, attempt, level, kind, message, payload::text AS payload, \(trusted: Timestamp.column("created_at")) AS created_at
-                FROM baton.run_events WHERE run_id = \(runID) AND id > \(after) ORDER BY id LIMIT \(limit)
+                FROM (SELECT * FROM baton.run_events WHERE run_id = \(runID) AND id > \(after)
+                      UNION ALL SELECT * FROM baton.archived_events(\(runID)) WHERE id > \(after)) e
+                ORDER BY id LIMIT \(limit)
                 """).map { row in
                 EventView(id: try row.decode("id"), runID: try row.decode("run_id"), step: try row.decode("step", as: String?.self),
                           attempt: try row.decode("attempt", as: Int?.self), level: try row.decode("level"), kind: try row.decode("kind"),
@@ -189,13 +221,20 @@ public final class RunQueries: Sendable {
 
     public func artifacts(runID: UUID) async throws -> [StoredArtifact] {
         try await pool.withConnection { connection in
-            try connection.query("SELECT \(trusted: Self.artifactColumns) FROM baton.artifacts WHERE run_id = \(runID) ORDER BY id").map(Self.artifact)
+            try connection.query("""
+                SELECT \(trusted: Self.artifactColumns)
+                FROM (SELECT * FROM baton.artifacts WHERE run_id = \(runID) UNION ALL SELECT * FROM baton.archived_artifacts(\(runID))) f ORDER BY id
+                """).map(Self.artifact)
         }
     }
 
     public func artifact(runID: UUID, id: Int64) async throws -> StoredArtifact? {
         try await pool.withConnection { connection in
-            try connection.query("SELECT \(trusted: Self.artifactColumns) FROM baton.artifacts WHERE run_id = \(runID) AND id = \(id)").map(Self.artifact).first
+            try connection.query("""
+                SELECT \(trusted: Self.artifactColumns)
+                FROM (SELECT * FROM baton.artifacts WHERE run_id = \(runID) AND id = \(id)
+                      UNION ALL SELECT * FROM baton.archived_artifacts(\(runID)) WHERE id = \(id)) f
+                """).map(Self.artifact).first
         }
     }
 
@@ -221,7 +260,8 @@ public final class RunQueries: Sendable {
             branch: try row.decode("branch", as: String?.self), prURL: try row.decode("pr_url", as: String?.self),
             prNumber: try row.decode("pr_number", as: Int?.self), cancelRequested: try row.decode("cancel_requested"),
             createdAt: try row.decode("created_at"), updatedAt: try row.decode("updated_at"),
-            startedAt: try row.decode("started_at", as: String?.self), finishedAt: try row.decode("finished_at", as: String?.self))
+            startedAt: try row.decode("started_at", as: String?.self), finishedAt: try row.decode("finished_at", as: String?.self),
+            archived: (try? row.decode("archived", as: Bool.self)) ?? false)
     }
 
     static let artifactColumns = """

@@ -100,7 +100,8 @@ public final class RunStore: Sendable {
                 SELECT id, step, step_index, attempt, status, input::text AS input, input_sha256, output::text AS output,
                        error_code, error_message, worker_id, lease_epoch,
                        extract(epoch FROM started_at)::float8 AS started, extract(epoch FROM finished_at)::float8 AS finished
-                FROM baton.step_attempts WHERE run_id = \(runID) ORDER BY id
+                FROM (SELECT * FROM baton.step_attempts WHERE run_id = \(runID) UNION ALL SELECT * FROM baton.archived_attempts(\(runID))) a
+                ORDER BY id
                 """).map { row in
                 AttemptRecord(
                     id: try row.decode("id"), step: try row.decode("step"), stepIndex: try row.decode("step_index"),

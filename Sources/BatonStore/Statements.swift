@@ -8,6 +8,8 @@ struct Statements: Sendable {
 
     static let queue = Statements(source: String(decoding: PackageResources.queue_sql, as: UTF8.self))
     static let leases = Statements(source: String(decoding: PackageResources.leases_sql, as: UTF8.self))
+    static let health = Statements(source: String(decoding: PackageResources.queue_health_sql, as: UTF8.self))
+    static let retention = Statements(source: String(decoding: PackageResources.retention_sql, as: UTF8.self))
 
     init(source: String) {
         var byName: [String: String] = [:]

@@ -43,7 +43,8 @@ public final class StatsStore: Sendable {
             var stats = QueueStats()
             var leased = 0
             for row in try connection.query("""
-                SELECT queue, CASE WHEN lease_owner IS NOT NULL THEN 'leased' WHEN run_at > now() THEN 'scheduled' ELSE 'ready' END AS state,
+                SELECT queue, CASE WHEN lease_owner IS NOT NULL THEN 'leased' WHEN run_at = 'infinity' THEN 'deferred'
+                                   WHEN run_at > now() THEN 'scheduled' ELSE 'ready' END AS state,
                        count(*) AS n FROM baton.jobs GROUP BY 1, 2 ORDER BY 1, 2
                 """) {
                 let job = (queue: try row.decode("queue", as: String.self), state: try row.decode("state", as: String.self), count: try row.decode("n", as: Int.self))
@@ -52,7 +53,7 @@ public final class StatsStore: Sendable {
             }
             for row in try connection.query("""
                 SELECT status, sum(n)::bigint AS n FROM (
-                    SELECT status, count(*) AS n FROM baton.runs WHERE status IN ('queued', 'running') GROUP BY status
+                    SELECT status, count(*) AS n FROM baton.runs WHERE status IN ('queued', 'running', 'deferred') GROUP BY status
                     UNION ALL SELECT status, n FROM baton.status_counts WHERE metric = 'runs'
                     UNION ALL SELECT status, delta FROM baton.status_count_deltas WHERE metric = 'runs'
                 ) s GROUP BY status ORDER BY status

@@ -53,9 +53,26 @@ public struct TokenRecord: Sendable, Equatable {
     public var expiresAt: String?
     public var revokedAt: String?
     public var lastUsedAt: String?
+    /// Set for a principal authenticated by an identity provider's JWT (docs/auth.md): its `sub` claim.
+    public var subject: String? = nil
 
-    /// The actor id that mutating requests made with this token are attributed to.
-    public var actor: String { "token:\(name)" }
+    public init(id: UUID, name: String, role: TokenRole, policy: WorkerPolicy, createdBy: String, createdAt: String, expiresAt: String?,
+                revokedAt: String?, lastUsedAt: String?, subject: String? = nil) {
+        self.id = id
+        self.name = name
+        self.role = role
+        self.policy = policy
+        self.createdBy = createdBy
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.revokedAt = revokedAt
+        self.lastUsedAt = lastUsedAt
+        self.subject = subject
+    }
+
+    /// The actor id that mutating requests made with this token are attributed to: `token:<name>`, or
+    /// `oidc:<sub>` for an identity provider's subject.
+    public var actor: String { subject.map { "oidc:\($0)" } ?? "token:\(name)" }
 }
 
 /// The sha256 of a token secret as lower-case hex, the form `baton.api_tokens.token_hash` stores.

@@ -39,14 +39,14 @@ final class APITestServer: @unchecked Sendable {
         ]
     }
 
-    init(startWorker: Bool = true, admission: AdmissionLimits? = AdmissionLimits()) async throws {
+    init(startWorker: Bool = true, admission: AdmissionLimits? = AdmissionLimits(), oidc: OIDCConfiguration? = nil) async throws {
         engine = try await EngineHarness()
         if startWorker { engine.startWorker() }
         artifactsRoot = FileManager.default.temporaryDirectory.appendingPathComponent("baton-artifacts-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: artifactsRoot, withIntermediateDirectories: true)
         var logger = Logger(label: "api-test")
         logger.logLevel = .critical
-        var configuration = APIConfiguration(host: "127.0.0.1", port: 0, artifactsRoot: artifactsRoot)
+        var configuration = APIConfiguration(host: "127.0.0.1", port: 0, artifactsRoot: artifactsRoot, oidc: oidc)
         configuration.admission = admission
         let server = APIServer(pool: engine.pool, queue: engine.queue, workflows: Self.workflows(engine),
                                configuration: configuration, logger: logger)
@@ -63,9 +63,9 @@ final class APITestServer: @unchecked Sendable {
     }
 
     /// Runs `body` against a new server and stops it (server, workers, artifacts folder), also when `body` throws.
-    static func with<T>(startWorker: Bool = true, admission: AdmissionLimits? = AdmissionLimits(),
+    static func with<T>(startWorker: Bool = true, admission: AdmissionLimits? = AdmissionLimits(), oidc: OIDCConfiguration? = nil,
                         _ body: (APITestServer) async throws -> T) async throws -> T {
-        let api = try await APITestServer(startWorker: startWorker, admission: admission)
+        let api = try await APITestServer(startWorker: startWorker, admission: admission, oidc: oidc)
         return try await scoped(api, stop: { await $0.stop() }, body)
     }
 

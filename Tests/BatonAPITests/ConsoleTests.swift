@@ -86,7 +86,7 @@ struct ConsoleTests {
             let reply = try await api.request("GET", "/api/v1/stats", role: .viewer)
             #expect(reply.status == 200)
             let runs = try #require(reply.object["runs"] as? [String: Int])
-            #expect(Set(runs.keys) == ["queued", "running", "succeeded", "failed", "blocked", "cancelled"])
+            #expect(Set(runs.keys) == ["queued", "deferred", "running", "succeeded", "failed", "blocked", "cancelled"])
             let failedBefore = (before["runs"] as? [String: Int])?["failed"] ?? 0
             #expect(runs["failed"]! >= failedBefore + 1)
             #expect(Set((reply.object["deadLetters"] as? [String: Int] ?? [:]).keys) == ["new", "manual_replay", "discarded"])

@@ -25,7 +25,7 @@ struct FlowControlAPITests {
         }
     }
 
-    @Test func postRunsRefusesASecondActiveRunOfAFeatureAndTheRefusalIsOnTheActiveRunsRecord() async throws {
+    @Test func postRunsRefusesASecondActiveRunOfAFeatureAndRecordsTheRefusal() async throws {
         try await APITestServer.with(startWorker: false) { api in
             let feature = "001-held-\(UUID().uuidString.prefix(8))"
             let run = try await api.createRun("slow", feature: feature)
@@ -33,8 +33,9 @@ struct FlowControlAPITests {
             #expect(second.status == 409, "\(second.text)")
             #expect(second.errorCode == "active_run_exists")
             #expect((second.error["details"] as? [String: Any])?["runId"] as? String == run.uuidString.lowercased())
-            let events = try await api.request("GET", "/api/v1/runs/\(run.uuidString.lowercased())/events").object["events"] as? [[String: Any]] ?? []
-            #expect(events.contains { $0["kind"] as? String == "conflict_refused" })
+            let events = try await api.request("GET", "/api/v1/queue-events?queue=\(api.engine.queueName)").object["items"] as? [[String: Any]] ?? []
+            #expect(events.contains { ($0["kind"] as? String) == "conflict_refused"
+                && ($0["payload"] as? [String: Any])?["activeRunId"] as? String == run.uuidString.lowercased() })
         }
     }
 

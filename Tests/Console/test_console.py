@@ -19,7 +19,7 @@ import urllib.request
 import uuid
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -133,7 +133,9 @@ class ConsoleTests(unittest.TestCase):
     # ------------------------------------------------------------------------------------------ helpers
 
     def wait(self, condition, timeout=WAIT):
-        return WebDriverWait(self.driver, timeout).until(condition)
+        # The pages re-render their tables on every refresh: an element found a moment ago may be gone by the time
+        # it is read, and the condition is simply tried again.
+        return WebDriverWait(self.driver, timeout, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(condition)
 
     def css(self, selector):
         return self.wait(EC.presence_of_element_located((By.CSS_SELECTOR, selector)))
@@ -368,6 +370,34 @@ class ConsoleTests(unittest.TestCase):
         self.assertEqual(driver.execute_script("return window.__violations"), [])
         with self.assertRaises(NoAlertPresentException):
             driver.switch_to.alert.text
+
+    @captures_failures
+    def test_a_queue_is_paused_and_resumed_from_the_queue_health_table(self):
+        reason = f"credential rotation {uuid.uuid4().hex[:6]}"
+        self.sign_in("operator")
+        self.go("#/workers")
+        try:
+            self.css('[data-queue="default"] button[data-action="pause"]').click()
+            self.visible("#queue-reason").send_keys(reason)
+            self.confirm_dialog()
+            self.css('[data-queue="default"] .badge.status-paused')
+            self.text_in('[data-queue="default"]', reason)
+            # Enqueue is still accepted; the run waits as ready work in the paused queue's row.
+            waiting = create_run("console", {"fail": {"times": 0}})
+            self.wait(lambda d: d.find_element(By.CSS_SELECTOR, '[data-queue="default"] td[data-label="Ready"]').text != "0")
+            self.assertEqual(api("GET", f"/api/v1/runs/{waiting}")[1]["status"], "queued")
+            self.shot("queues-paused")
+            self.css('[data-queue="default"] button[data-action="resume"]').click()
+            self.visible("#queue-reason").send_keys("rotation done")
+            self.confirm_dialog()
+            self.css('[data-queue="default"] button[data-action="pause"]')
+            wait_run(waiting, {"succeeded"})
+        finally:
+            api("POST", "/api/v1/queues/default/resume", TOKENS["operator"], {"reason": "test cleanup"})
+        events = api("GET", "/api/v1/queue-events?queue=default&limit=1000")[1]["items"]
+        paused = [e for e in events if e["kind"] == "queue_paused" and e["payload"].get("reason") == reason]
+        self.assertEqual(len(paused), 1, events)
+        self.assertEqual(paused[0]["payload"]["actor"], "token:console-operator")
 
     @captures_failures
     def test_workers_activity_lists_and_empty_states(self):

@@ -44,6 +44,15 @@ public enum TestDatabase {
         return components.string!
     }
 
+    /// A pool on a new, migrated database of the caller's own: for tests that act on every row (retention sweeps),
+    /// which the shared database's other tests must not see. Returns the pool and the database's URL.
+    public static func freshPool(size: Int = 8) async throws -> (pool: ConnectionPool, url: String) {
+        let url = try await freshDatabase()
+        let pool = ConnectionPool(conninfo: url, size: size)
+        try await Migrator.migrate(pool)
+        return (pool, url)
+    }
+
     /// A queue name no other test uses, so tests can run side by side.
     public static func uniqueQueue(_ prefix: String = "q") -> String {
         "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
@@ -70,10 +79,11 @@ public final class EngineHarness: @unchecked Sendable {
     public var handlers: HandlerRegistry
     private var running: [(Worker, Task<Void, Error>)] = []
 
-    public init(queueName: String = TestDatabase.uniqueQueue(), handlers: HandlerRegistry? = nil) async throws {
-        pool = try await TestDatabase.pool(size: 8, applicationName: queueName)
-        queue = QueueStore(pool: pool)
-        runs = RunStore(pool: pool)
+    /// `pool`: a database of the test's own (`TestDatabase.freshPool()`); default the shared test database.
+    public init(queueName: String = TestDatabase.uniqueQueue(), handlers: HandlerRegistry? = nil, pool: ConnectionPool? = nil) async throws {
+        if let pool { self.pool = pool } else { self.pool = try await TestDatabase.pool(size: 8, applicationName: queueName) }
+        queue = QueueStore(pool: self.pool)
+        runs = RunStore(pool: self.pool)
         self.queueName = queueName
         if let handlers {
             self.handlers = handlers

@@ -213,6 +213,10 @@ function drawHeader(header, run) {
     ['Created', when(run.createdAt)],
     ['Duration', duration(run.startedAt || run.createdAt, run.finishedAt)],
     ['Priority', String(run.priority)],
+    // The run ledger's head (docs/ledger.md): record it to check later that the history was not rewritten.
+    ['Ledger head', run.ledger && run.ledger.head
+      ? el('code', { title: `${run.ledger.head} (${run.ledger.events} events; check with baton runs verify)` }, `${run.ledger.head.slice(0, 16)}… · ${run.ledger.events} events`)
+      : '—'],
   ];
   replace(header,
     el('div', { class: 'page-head' }, el('h1', {}, run.featureKey || 'Run', ' ', badge(run.status)),

@@ -1,4 +1,4 @@
-// Baton console: workers (capabilities, failed preflight checks, heartbeats) and queue depth.
+// Baton console: workers (capabilities, failed preflight checks, heartbeats) and queue health, with pause and resume.
 // index.html loads dom.js, app.js, runs.js, dead-letters.js, workers.js, charts.js in that order (deferred; one
 // global scope). The safety rules are at the top of dom.js.
 'use strict';
@@ -15,8 +15,8 @@ async function renderWorkers(main, params, signal) {
     el('label', { class: 'inline-check' }, toggle, ' Show stopped workers')), queues, list);
 
   const load = async () => {
-    const [workers, stats] = await Promise.all([api(`/api/v1/workers${includeStopped ? '?includeStopped=true' : ''}`, { signal }), api('/api/v1/stats', { signal })]);
-    drawQueues(queues, stats);
+    const [workers, health] = await Promise.all([api(`/api/v1/workers${includeStopped ? '?includeStopped=true' : ''}`, { signal }), api('/api/v1/queues', { signal })]);
+    drawQueues(queues, health, load);
     if (!workers.items.length) {
       replace(list, stateBox('empty', 'No worker is running.', 'Start one with ', el('code', {}, 'baton worker'), ' (or ', el('code', {}, 'baton up'),
         '); it runs its preflight checks and appears here with what it proved it can do.'));
@@ -28,19 +28,50 @@ async function renderWorkers(main, params, signal) {
   every(load);
 }
 
-function drawQueues(section, stats) {
-  const byQueue = new Map();
-  for (const job of stats.jobs) {
-    if (!byQueue.has(job.queue)) byQueue.set(job.queue, { ready: 0, scheduled: 0, leased: 0 });
-    byQueue.get(job.queue)[job.state] = job.count;
-  }
+function drawQueues(section, health, reload) {
+  const queues = health.items;
+  const secs = (v) => (typeof v === 'number' ? `${v.toFixed(1)} s` : '—');
+  const change = async (queue, verb) => {
+    const reason = el('textarea', { name: 'reason', id: 'queue-reason', rows: '2', required: true, maxlength: '500' });
+    const values = await confirmDialog({
+      title: verb === 'pause' ? `Pause queue ${queue.queue}?` : `Resume queue ${queue.queue}?`,
+      confirm: verb === 'pause' ? 'Pause queue' : 'Resume queue', danger: verb === 'pause',
+      body: el('p', {}, verb === 'pause'
+        ? 'Workers stop claiming from this queue. Steps already running finish; new runs are still accepted and wait.'
+        : 'Workers start claiming from this queue again at once.'),
+      fields: [el('label', { for: 'queue-reason' }, 'Reason (recorded in the queue event)'), reason] });
+    if (!values || !values.reason.trim()) return;
+    try {
+      await api(`/api/v1/queues/${encodeURIComponent(queue.queue)}/${verb}`, { method: 'POST', body: { reason: values.reason.trim() } });
+      announce(`Queue ${queue.queue} ${verb === 'pause' ? 'paused' : 'resumed'}`);
+      await reload();
+    } catch (error) {
+      await confirmDialog({ title: `Could not ${verb} the queue`, confirm: 'OK', body: el('p', { role: 'alert' }, error.message) });
+    }
+  };
+  const headers = ['Queue', 'State', 'Ready', 'Scheduled (retry later)', 'Running', 'Oldest ready', 'Claim wait p50 / p99 (5 min)',
+    'New dead letters', 'Workers fresh / stale', canOperate() ? 'Actions' : null].filter(Boolean);
   replace(section, el('h2', { id: 'queues-title' }, 'Queues'),
-    byQueue.size ? el('div', { class: 'table-wrap' }, el('table', { class: 'data queues' },
-      el('thead', {}, el('tr', {}, ['Queue', 'Ready', 'Scheduled (retry later)', 'Running'].map((h) => el('th', { scope: 'col' }, h)))),
-      el('tbody', {}, [...byQueue].map(([name, c]) => el('tr', {}, el('td', { 'data-label': 'Queue' }, name), el('td', { 'data-label': 'Ready' }, String(c.ready)),
-        el('td', { 'data-label': 'Scheduled' }, String(c.scheduled)), el('td', { 'data-label': 'Running' }, String(c.leased)))))))
-      : el('p', { class: 'muted' }, 'Every queue is empty: no step is waiting or running.'),
-    el('p', { class: 'help' }, 'Oldest-ready age and queue pause need the queue-health routes, which this server does not have yet.'));
+    queues.length ? el('div', { class: 'table-wrap' }, el('table', { class: 'data queues' },
+      el('thead', {}, el('tr', {}, headers.map((h) => el('th', { scope: 'col' }, h)))),
+      el('tbody', {}, queues.map((q) => el('tr', { 'data-queue': q.queue },
+        el('td', { 'data-label': 'Queue' }, q.queue),
+        el('td', { 'data-label': 'State' }, q.paused
+          ? [badge('paused'), el('div', { class: 'muted' }, `by ${q.pause.by}: ${q.pause.reason}`)]
+          : badge(q.ready > 0 && q.workers.fresh === 0 ? 'stalled' : 'active')),
+        el('td', { 'data-label': 'Ready' }, String(q.ready)),
+        el('td', { 'data-label': 'Scheduled' }, String(q.scheduled)),
+        el('td', { 'data-label': 'Running' }, String(q.leased)),
+        el('td', { 'data-label': 'Oldest ready', class: q.oldestReadyAgeSeconds > 300 ? 'warn-text' : '' }, q.ready ? secs(q.oldestReadyAgeSeconds) : '—'),
+        el('td', { 'data-label': 'Claim wait' }, `${secs(q.claimWaitP50Seconds)} / ${secs(q.claimWaitP99Seconds)}`),
+        el('td', { 'data-label': 'New dead letters' }, String(q.deadLettersNew)),
+        el('td', { 'data-label': 'Workers', class: q.ready > 0 && q.workers.fresh === 0 ? 'warn-text' : '' }, `${q.workers.fresh} / ${q.workers.stale}`),
+        canOperate() ? el('td', { 'data-label': 'Actions', class: 'row-actions' }, q.paused
+          ? actionButton('Resume', () => change(q, 'resume'), 'primary', { 'data-action': 'resume' })
+          : actionButton('Pause', () => change(q, 'pause'), 'danger', { 'data-action': 'pause' })) : null)))))
+      : el('p', { class: 'muted' }, 'No queue has work, workers or a pause.'),
+    el('p', { class: 'help' }, 'Paused queues are skipped by claims; running steps finish and new runs wait. ',
+      el('code', {}, 'baton queues'), ' shows the same from the command line.'));
 }
 
 function workerCard(worker) {

@@ -1,7 +1,7 @@
 extension Migration {
     /// Version 8: flow control (docs/flow-control.md): one active run per repository and feature across every entry
-    /// point (refuse or defer), global concurrency limits enforced in the claim, aging promotion of waiting work,
-    /// queue-level events (throttles), and the payload version of each frozen input.
+    /// point (refuse or defer), global concurrency limits enforced in the claim, aging promotion of waiting work, and
+    /// the payload version of each frozen input. (Throttles are recorded in version 9's queue_events.)
     static let v8 = Migration(version: 8, name: "flow control", sql: #"""
     -- A deferred run waits behind the active run of its repository and feature; its first job exists, held
     -- (run_at = infinity), and is released when the active run ends.
@@ -86,18 +86,6 @@ extension Migration {
     CREATE TRIGGER runs_release_features AFTER UPDATE ON baton.runs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
         FOR EACH STATEMENT EXECUTE FUNCTION baton.release_features();
 
-    -- Queue-level events (throttled creates; pause and resume), apart from runs' events.
-    CREATE TABLE baton.queue_events (
-        id bigserial PRIMARY KEY,
-        queue text NOT NULL,
-        kind text NOT NULL,
-        actor text,
-        message text NOT NULL,
-        payload jsonb NOT NULL DEFAULT '{}',
-        created_at timestamptz NOT NULL DEFAULT now()
-    );
-    CREATE INDEX queue_events_by_queue ON baton.queue_events (queue, id);
-
     -- Global concurrency limits: at most `max` leased jobs per key, across every worker and machine. A job's key
     -- comes from its workflow's `limits` (by capability; per workflow or per repository). The claim takes grants
     -- from the key's row (one UPDATE: concurrent claims serialise on it and re-check), and a leased job that is
@@ -122,14 +110,24 @@ extension Migration {
     CREATE TRIGGER jobs_limit_unleased AFTER UPDATE OF lease_owner ON baton.jobs FOR EACH ROW
         WHEN (OLD.limit_key IS NOT NULL AND OLD.lease_owner IS NOT NULL AND NEW.lease_owner IS NULL) EXECUTE FUNCTION baton.release_limit();
 
+    -- A paused queue (version 9's pause and resume): claims skip it (claim_jobs), running steps finish, enqueue is
+    -- accepted, and insert_steps below hands no step of it over eagerly.
+    CREATE TABLE baton.queue_pauses (
+        queue text PRIMARY KEY,
+        paused_at timestamptz NOT NULL DEFAULT now(),
+        paused_by text NOT NULL,
+        reason text NOT NULL
+    );
+
     -- Aging promotion: when a waiting job was last promoted (its wait for the next promotion counts from then).
     ALTER TABLE baton.jobs ADD COLUMN promoted_at timestamptz;
 
     -- The payload version a frozen input was made under (the step definition's payloadVersion; a retry keeps it).
     ALTER TABLE baton.step_attempts ADD COLUMN payload_version int NOT NULL DEFAULT 1;
 
-    -- insert_steps (version 7) now also: holds a deferred run's job (hold), gives limited steps their key (never born
-    -- leased), and records the payload version.
+    -- insert_steps (version 7) now also: holds a deferred run's job (hold), gives limited steps their key, and records
+    -- the payload version. A step is born leased (eager handoff) only when its item asks (owner) and it is neither
+    -- held, nor under a concurrency limit (only the claim takes grants), nor of a paused queue.
     DROP FUNCTION baton.retry_run(uuid, text, text, text);
     DROP FUNCTION baton.insert_steps(jsonb);
     CREATE FUNCTION baton.insert_steps(p_steps jsonb)
@@ -149,7 +147,9 @@ extension Migration {
                                         ELSE w.definition->'steps'->x.step_index END->>'payloadVersion')::int, 1)
                END AS payload_version,
                lim.key AS limit_key, lim.capability AS limit_capability, lim.max AS limit_max,
-               lim.scope AS limit_scope, r.repository, r.workflow
+               lim.scope AS limit_scope, r.repository, r.workflow,
+               CASE WHEN lim.key IS NULL AND NOT coalesce(x.hold, false)
+                         AND NOT EXISTS (SELECT 1 FROM baton.queue_pauses qp WHERE qp.queue = x.queue) THEN x.owner END AS eager_owner
         FROM jsonb_to_recordset(p_steps) AS x(
             run_id uuid, queue text, workflow_id bigint, step text, step_index int, handler text,
             timeout_ms bigint, capabilities jsonb, input_kind text, source_attempt bigint, key text, output text, failed jsonb,
@@ -178,11 +178,10 @@ extension Migration {
                                          started_at, payload_version)
         SELECT i.run_id, i.step, i.step_index,
                coalesce((SELECT max(a.attempt) FROM baton.step_attempts a WHERE a.run_id = i.run_id AND a.step = i.step), 0) + 1,
-               CASE WHEN i.owner IS NULL OR i.limit_key IS NOT NULL OR i.hold THEN 'queued' ELSE 'running' END, i.new_input,
+               CASE WHEN i.eager_owner IS NULL THEN 'queued' ELSE 'running' END, i.new_input,
                CASE WHEN i.input_kind = 'same' THEN i.src_sha ELSE baton.sha256_hex(i.new_input) END,
-               CASE WHEN i.limit_key IS NULL AND NOT coalesce(i.hold, false) THEN i.owner END,
-               CASE WHEN i.owner IS NOT NULL AND i.limit_key IS NULL AND NOT coalesce(i.hold, false) THEN 1 END,
-               CASE WHEN i.owner IS NOT NULL AND i.limit_key IS NULL AND NOT coalesce(i.hold, false) THEN clock_timestamp() END,
+               i.eager_owner, CASE WHEN i.eager_owner IS NOT NULL THEN 1 END,
+               CASE WHEN i.eager_owner IS NOT NULL THEN clock_timestamp() END,
                i.payload_version
         FROM item i WHERE NOT coalesce(i.reuse_attempt, false)
         RETURNING id, run_id, attempt, input, input_sha256, payload_version
@@ -196,10 +195,9 @@ extension Migration {
                CASE WHEN coalesce(i.hold, false) THEN 'infinity'::timestamptz
                     ELSE now() + make_interval(secs => coalesce(i.delay_ms, 0) / 1000.0) END,
                i.timeout_ms, ARRAY(SELECT jsonb_array_elements_text(coalesce(i.capabilities, '[]'::jsonb))),
-               l.owner, CASE WHEN l.owner IS NOT NULL THEN clock_timestamp() + make_interval(secs => i.lease_ms / 1000.0) END,
-               CASE WHEN l.owner IS NOT NULL THEN 1 ELSE 0 END, i.run_seq, i.limit_key
+               i.eager_owner, CASE WHEN i.eager_owner IS NOT NULL THEN clock_timestamp() + make_interval(secs => i.lease_ms / 1000.0) END,
+               CASE WHEN i.eager_owner IS NOT NULL THEN 1 ELSE 0 END, i.run_seq, i.limit_key
         FROM item i LEFT JOIN attempts a ON a.run_id = i.run_id
-        CROSS JOIN LATERAL (SELECT CASE WHEN i.limit_key IS NULL AND NOT coalesce(i.hold, false) THEN i.owner END AS owner) l
         RETURNING id, run_id, attempt_id, attempt, step, lease_owner
     ), started AS (
         INSERT INTO baton.run_events (run_id, step, attempt, level, kind, message, payload)

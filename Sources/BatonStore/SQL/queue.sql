@@ -5,7 +5,8 @@
 -- Inserts runs; a run whose idempotency key exists already is not inserted (created = false, the existing id).
 -- One active (queued, running or blocked) run per repository and feature: the caller took each feature's lock
 -- (baton.lock_feature) before this statement. A run whose feature has an active run (in the database or earlier in
--- the batch) is refused (admission 'refused', no run, a conflict_refused event on the active run) or, when its
+-- the batch) is refused (admission 'refused', no run, a conflict_refused queue event naming the active run: not one
+-- on the active run itself, whose row a worker may hold while it waits for this feature's lock) or, when its
 -- workflow's conflicts policy is 'defer', inserted 'deferred' (its first job is held until the active run ends).
 -- $1 jsonb array of {id, workflow_id, workflow, workflow_version, queue, repository, feature_key, initiator,
 --    idempotency_key, priority, input, first_step, ord, conflicts, trace_parent}. Their first steps go in by insert_steps.
@@ -52,13 +53,17 @@ WITH item AS (
                format('run %s of %s feature %s is active; this run starts when it ends', d.active_run, d.repository, d.feature_key),
                jsonb_build_object('activeRunId', d.active_run, 'initiator', coalesce(d.initiator, 'system'))
         FROM decided d JOIN inserted n ON n.id = d.id WHERE d.admission = 'deferred'
-        UNION ALL
-        SELECT d.ord, 2, d.active_run, 'warning', 'conflict_refused',
-               format('a new run of %s feature %s by %s was refused: this run is active', d.repository, d.feature_key, coalesce(d.initiator, 'system')),
-               jsonb_build_object('initiator', coalesce(d.initiator, 'system'), 'workflow', d.workflow)
-        FROM decided d WHERE d.admission = 'refused' AND (d.holder IS NOT NULL OR EXISTS (SELECT 1 FROM inserted n WHERE n.id = d.active_run))
     ) e
     ORDER BY e.ord, e.n
+), refusals AS (
+    INSERT INTO baton.queue_events (queue, level, kind, message, payload)
+    SELECT d.queue, 'warning', 'conflict_refused',
+           format('a new run of %s feature %s by %s was refused: run %s is active', d.repository, d.feature_key,
+                  coalesce(d.initiator, 'system'), d.active_run),
+           jsonb_build_object('activeRunId', d.active_run, 'initiator', coalesce(d.initiator, 'system'), 'workflow', d.workflow,
+                              'repository', d.repository, 'featureKey', d.feature_key)
+    FROM decided d WHERE d.admission = 'refused'
+    ORDER BY d.ord
 )
 SELECT d.ord, CASE WHEN d.admission = 'refused' THEN NULL ELSE coalesce(n.id, r.id) END AS run_id, n.id IS NOT NULL AS created,
        d.admission, d.active_run
@@ -85,6 +90,7 @@ FROM baton.insert_steps($1::jsonb) s;
 WITH candidates AS (
     SELECT c.id, c.limit_key, c.priority, c.run_seq FROM baton.jobs c
     WHERE c.queue = $1 AND c.lease_owner IS NULL AND c.run_at <= now()
+      AND NOT EXISTS (SELECT 1 FROM baton.queue_pauses p WHERE p.queue = $1)  -- a paused queue: nothing is claimed
       AND (c.required_capabilities = '{}' OR c.required_capabilities <@ $3::text[])
       AND (cardinality($6::text[]) = 0 OR c.step = ANY($6::text[]))
       AND (cardinality($7::text[]) + cardinality($8::text[]) = 0 OR EXISTS (
