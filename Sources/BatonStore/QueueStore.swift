@@ -232,7 +232,7 @@ public final class QueueStore: Sendable {
         return try rows.map { row in
             var job = try ClaimedJob(row: row, leaseOwner: workerID)
             job.payloadVersion = try row.decode("payload_version")
-            job.traceParent = try row.decode("trace_parent")
+            job.traceParent = try row.decode("trace_parent", as: String?.self)
             if let code = try row.decode("refusal", as: String?.self) {
                 let failed = try row.decode("refusal_detail", as: String?.self).map {
                     try JSONDecoder().decode(ClaimGate.FailedCheck.self, from: Data($0.utf8))
