@@ -7,6 +7,10 @@ let package = Package(
     products: [
         .executable(name: "baton", targets: ["baton"]),
     ],
+    traits: [
+        // The OTLP trace exporter (swift-otel): off by default, it doubles a fresh build (docs/operations.md, "Traces").
+        .trait(name: "OTLP", description: "Export traces over OTLP/HTTP with swift-otel (BATON_OTLP_ENDPOINT)."),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -17,6 +21,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // OTLP/HTTP only (trait OTLP below): the gRPC exporter would add grpc-swift (docs/operations.md, "Traces").
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // C libraries, through pkg-config, with the Debian package that provides each.
@@ -52,6 +59,7 @@ let package = Package(
         .target(name: "BatonTelemetry", dependencies: [
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Tracing", package: "swift-distributed-tracing"),
         ]),
 
         // Schema, migrations, queue and run SQL.
@@ -66,11 +74,13 @@ let package = Package(
             "BatonCore", "BatonStore", "BatonTelemetry",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Tracing", package: "swift-distributed-tracing"),
         ]),
 
         // The spec workflow: Spec Kit discovery, the Codex runner, branch and pull-request publishing.
         .target(name: "SpecWorkflow", dependencies: [
-            "BatonCore", "Git", "HTTPClient",
+            "BatonCore", "Git", "HTTPClient", "BatonTelemetry",
+            .product(name: "Tracing", package: "swift-distributed-tracing"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -90,6 +100,7 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Tracing", package: "swift-distributed-tracing"),
         ], resources: [
             // The operator console (docs/console.md): plain files, compiled into the binary as byte arrays.
             .embedInCode("Console/index.html"), .embedInCode("Console/app.css"), .embedInCode("Console/icon.svg"),
@@ -104,11 +115,13 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "OTel", package: "swift-otel", condition: .when(traits: ["OTLP"])),
         ]),
         .executableTarget(name: "baton", dependencies: ["BatonApp"]),
 
         .target(name: "BatonTestSupport", dependencies: [
             "PQ", "BatonCore", "BatonStore", "BatonEngine", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Tracing", package: "swift-distributed-tracing"),
         ], path: "Tests/Support"),
         .testTarget(name: "PQTests", dependencies: ["PQ", "BatonTestSupport"]),
         .testTarget(name: "BatonStoreTests", dependencies: ["BatonStore", "BatonCore", "PQ", "BatonTestSupport"]),
@@ -117,6 +130,8 @@ let package = Package(
         .testTarget(name: "GitTests", dependencies: ["Git", "BatonTestSupport"]),
         .testTarget(name: "SpecWorkflowTests", dependencies: [
             "SpecWorkflow", "BatonCore", "BatonStore", "BatonEngine", "Git", "HTTPClient", "BatonTestSupport", "BatonAPI",
+            "BatonApp", "BatonTelemetry", .product(name: "Tracing", package: "swift-distributed-tracing"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "BatonAPITests", dependencies: [
             "BatonAPI", "BatonTelemetry", "BatonStore", "BatonCore", "BatonEngine", "BatonRemote", "HTTPClient", "PQ", "BatonTestSupport", .product(name: "Yams", package: "Yams"),

@@ -71,6 +71,7 @@ public final class APIServer: Service, Sendable {
         let router = Router(context: APIContext.self)
         Telemetry.bootstrap()
         router.add(middleware: SecurityHeadersMiddleware())
+        router.add(middleware: TracingMiddleware())
         router.add(middleware: MetricsMiddleware(logger: logger))
         router.add(middleware: ErrorMiddleware(logger: logger))
         let subjects = SubjectStore(pool: pool)

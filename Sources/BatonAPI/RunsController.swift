@@ -1,5 +1,6 @@
 import BatonCore
 import BatonStore
+import BatonTelemetry
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -50,9 +51,11 @@ struct RunsController: Sendable {
         // PostgreSQL's jsonb cannot hold U+0000.
         if inputText.contains("\\u0000") { throw APIError.invalidField("inputs", "strings must not contain U+0000") }
 
-        let result = try await services.operations.create(RunCreation(
+        var creation = RunCreation(
             workflow: workflow, input: inputText, repository: body.repository, featureKey: body.featureKey,
-            idempotencyKey: key, priority: priority, actor: principal.actor), admission: services.admission)
+            idempotencyKey: key, priority: priority, actor: principal.actor)
+        creation.traceParent = TraceContext.forRun(created: request)
+        let result = try await services.operations.create(creation, admission: services.admission)
         guard let run = try await services.queries.run(result.runID) else { throw APIError.notFound("run") }
         var response = JSONResponse.make(.accepted, RunDTO(run))
         response.headers[.location] = "/api/v1/runs/\(run.id.uuidString.lowercased())"

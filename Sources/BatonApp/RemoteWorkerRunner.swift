@@ -23,7 +23,7 @@ enum RemoteWorkerRunner {
         let source = RemoteJobSource(server: server, token: token, workerID: configuration.id, concurrency: configuration.concurrency,
                                      artifactsRoot: spec.artifactsRoot, logger: logger)
         let worker = Worker(configuration: configuration, source: source, handlers: handlers, legitimacy: legitimacy, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [.init(service: worker)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(configuration: .init(services: try TraceExport.services(logger: logger) + [.init(service: worker)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

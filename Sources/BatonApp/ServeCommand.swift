@@ -47,7 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
                                    aging: try FlowSettings.aging(AppEnvironment.current), logger: context.logger)
         let folder = CounterFolder(stats: StatsStore(pool: context.pool), logger: context.logger)
         let retention = try RetentionSettings.service(context, artifactsFlag: server.artifacts).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
-        let group = ServiceGroup(configuration: .init(services: [.init(service: api), .init(service: rescue), .init(service: folder)] + (retention.map { [$0] } ?? []),
+        let group = ServiceGroup(configuration: .init(services: try TraceExport.services(logger: context.logger) + [.init(service: api), .init(service: rescue), .init(service: folder)] + (retention.map { [$0] } ?? []),
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: context.logger))
         try await group.run()
     }
@@ -108,7 +108,7 @@ struct UpCommand: AsyncParsableCommand {
                             logger: context.logger)
         try await announce(api, context: context)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: api), .init(service: CounterFolder(stats: StatsStore(pool: context.pool), logger: context.logger))]
+            services: try TraceExport.services(logger: context.logger) + [.init(service: api), .init(service: CounterFolder(stats: StatsStore(pool: context.pool), logger: context.logger))]
                 + workers.map { .init(service: $0) }
                 + (try RetentionSettings.service(context, artifactsFlag: server.artifacts).map { [.init(service: $0)] } ?? []),
             gracefulShutdownSignals: [.sigterm, .sigint], logger: context.logger))

@@ -40,6 +40,8 @@ enum SettingsCatalog {
         Setting("worker.eager_handoff", env: "BATON_EAGER_HANDOFF", flag: "--[no-]eager-handoff", default: "true"),
         Setting("worker.require_preflight", env: "BATON_REQUIRE_PREFLIGHT", flag: "--require-preflight", default: "false"),
         Setting("worker.metrics_address", env: "BATON_METRICS_ADDRESS", flag: "--metrics-address"),
+        Setting("telemetry.otlp_endpoint", env: "BATON_OTLP_ENDPOINT", aliases: ["OTEL_EXPORTER_OTLP_ENDPOINT"], secrecy: .password),
+        Setting("telemetry.otlp_protocol", env: "BATON_OTLP_PROTOCOL", aliases: ["OTEL_EXPORTER_OTLP_PROTOCOL"], default: "http/protobuf"),
         Setting("worker.server", env: "BATON_SERVER", flag: "--server"),
         Setting("worker.token", env: "BATON_WORKER_TOKEN", secrecy: .secret),
         Setting("preflight.timeout", env: "BATON_PREFLIGHT_TIMEOUT", flag: "--preflight-timeout", default: "10"),

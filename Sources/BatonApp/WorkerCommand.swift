@@ -87,7 +87,7 @@ enum WorkerRunner {
         }
         defer { listener.stop() }
         let group = ServiceGroup(configuration: .init(
-            services: workers.map { .init(service: $0) } + (try RetentionSettings.service(context).map { [.init(service: $0)] } ?? []),
+            services: try TraceExport.services(logger: context.logger) + workers.map { .init(service: $0) } + (try RetentionSettings.service(context).map { [.init(service: $0)] } ?? []),
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: context.logger))
         try await group.run()

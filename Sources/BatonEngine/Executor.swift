@@ -4,6 +4,7 @@ import BatonTelemetry
 import Foundation
 import Logging
 import Synchronization
+import Tracing
 
 /// Runs claimed steps' handlers as child tasks of one task group (`run`), each with its timeout, and turns each
 /// result into an outcome for the completer: success, the failure policy's retry, failure or dead letter, a block,
@@ -55,7 +56,26 @@ final class Executor: Sendable {
         finished.open()
     }
 
+    /// One span per step attempt, a child of the run's trace context (`ClaimedJob.traceParent`), with the run id,
+    /// step, attempt and outcome as attributes; the handler's GitHub and git calls are its children.
     private func execute(_ job: ClaimedJob) async {
+        await withSpan(SpanNames.step(job.step), context: TraceContext.context(traceParent: job.traceParent), ofKind: .consumer) { span in
+            span.attributes["baton.run.id"] = job.runID.uuidString.lowercased()
+            span.attributes["baton.step"] = job.step
+            span.attributes["baton.attempt"] = job.attempt
+            span.attributes["baton.worker.id"] = configuration.id
+            span.attributes["baton.queue"] = configuration.queue
+            let outcome = await runHandler(job)
+            span.attributes["baton.outcome"] = outcome?.kind.rawValue ?? "lease_lost"
+            if let error = outcome?.error, outcome?.kind != .cancelled {
+                span.attributes["baton.error.code"] = error.code
+                span.setStatus(SpanStatus(code: .error, message: error.code))
+            }
+        }
+    }
+
+    /// Runs the job's handler and submits its outcome (nil: the lease was lost, nothing is recorded).
+    private func runHandler(_ job: ClaimedJob) async -> JobOutcome? {
         var logger = self.logger
         logger[metadataKey: "baton.run.id"] = "\(job.runID.uuidString.lowercased())"
         logger[metadataKey: "baton.step"] = "\(job.step)"
@@ -95,9 +115,10 @@ final class Executor: Sendable {
         guard let outcome = await outcome(for: job, result: result, reason: reason, finishedAt: finishedAt, timeout: timeout, logger: logger) else {
             held.remove(job.id)
             state.wake.signal()
-            return
+            return nil
         }
         completer.submit(outcome)
+        return outcome
     }
 
     private func outcome(for job: ClaimedJob, result: Result<StepOutput, Error>, reason: CancelReason?, finishedAt: Date,

@@ -92,8 +92,9 @@ final class HeldJobs: Sendable {
         task?.cancel()
     }
 
-    func remove(_ id: Int64) {
-        state.withLock { _ = $0.entries.removeValue(forKey: id) }
+    @discardableResult
+    func remove(_ id: Int64) -> ClaimedJob? {
+        state.withLock { $0.entries.removeValue(forKey: id)?.job }
     }
 
     /// Takes the jobs that have not started and returns them (shutdown); they stay held, and heartbeated, until

@@ -2,6 +2,7 @@ import BatonCore
 import BatonStore
 import BatonTelemetry
 import Logging
+import Tracing
 
 /// Claims jobs in batches up to the worker's free slots and hands them to the executor; waits for a wake-up (a
 /// NOTIFY, a committed outcome) or its poll interval when the queue is drained. Returns once the worker stops.
@@ -22,9 +23,11 @@ struct Producer: Sendable {
             if capacity > 0 {
                 do {
                     let claimStarted = ContinuousClock.now
+                    let spanStarted = DefaultTracerClock.now
                     let jobs = try await source.claim(queue: configuration.queue, workerID: configuration.id, capabilities: state.advertised,
                                                       limit: capacity, lease: configuration.lease, gate: gate)
                     EngineMetrics.claimed(queue: configuration.queue, jobs: jobs.count, since: claimStarted)
+                    traceClaim(jobs, since: spanStarted)
                     pause = .milliseconds(100)
                     executor.start(held.add(jobs))
                     claimedFull = jobs.count == capacity
@@ -40,5 +43,21 @@ struct Producer: Sendable {
             if state.stopping { break }
             await state.wake.wait(timeout: configuration.pollInterval)
         }
+    }
+
+    /// A span for a claim statement that leased work (empty polls are only counted, in `baton_claim_batch_size`).
+    /// One statement leases jobs of many runs, so the span starts its own trace and links each job's run trace.
+    private func traceClaim(_ jobs: [ClaimedJob], since start: DefaultTracerClock.Instant) {
+        guard !jobs.isEmpty else { return }
+        let span = InstrumentationSystem.tracer.startSpan(SpanNames.claim, context: .topLevel, ofKind: .consumer, at: start,
+                                                          function: #function, file: #fileID, line: #line)
+        span.attributes["baton.queue"] = configuration.queue
+        span.attributes["baton.worker.id"] = configuration.id
+        span.attributes["baton.claim.jobs"] = jobs.count
+        for job in jobs where job.traceParent != nil {
+            span.addLink(SpanLink(context: TraceContext.context(traceParent: job.traceParent),
+                                  attributes: ["baton.run.id": .string(job.runID.uuidString.lowercased()), "baton.step": .string(job.step)]))
+        }
+        span.end()
     }
 }

@@ -55,13 +55,15 @@ public final class Worker: Service, Sendable {
     /// After a batch of outcomes commits: free their slots, start eagerly handed-off successors, wake the producer.
     private func committed(_ batch: [JobOutcome], _ results: [Int64: CompletionResult]) {
         for outcome in batch {
-            held.remove(outcome.jobID)
+            let finished = held.remove(outcome.jobID)
             guard let result = results[outcome.jobID], result.accepted else {
                 logger.warning("outcome refused: the lease was lost (another worker owns the job now) or it was already recorded",
                                metadata: ["baton.job.id": "\(outcome.jobID)", "baton.lease.epoch": "\(outcome.epoch)"])
                 continue
             }
-            guard let successor = result.successor else { continue }
+            guard var successor = result.successor else { continue }
+            // An eagerly handed-off successor belongs to the same run, hence to the same trace.
+            successor.traceParent = successor.traceParent ?? finished?.traceParent
             if state.stopping {
                 var release = JobOutcome(job: successor, kind: .release)
                 release.finishedAt = Date()

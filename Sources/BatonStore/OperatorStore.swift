@@ -12,6 +12,8 @@ public struct RunCreation: Sendable {
     public var idempotencyKey: String?
     public var priority: Int
     public var actor: String
+    /// The W3C `traceparent` of the request that creates the run (see `TraceContext`); stored on the run.
+    public var traceParent: String?
 
     public init(workflow: WorkflowDefinition, input: String, repository: String?, featureKey: String?, idempotencyKey: String?,
                 priority: Int, actor: String) {
@@ -54,7 +56,8 @@ public final class OperatorStore: Sendable {
     public func create(_ request: RunCreation, admission: AdmissionLimits? = nil) async throws -> EnqueueResult {
         try await queue.enqueue([EnqueueRequest(
             workflow: request.workflow, input: request.input, repository: request.repository, featureKey: request.featureKey,
-            initiator: request.actor, idempotencyKey: request.idempotencyKey, priority: request.priority)], admission: admission)[0]
+            initiator: request.actor, idempotencyKey: request.idempotencyKey, priority: request.priority,
+            traceParent: request.traceParent)], admission: admission)[0]
     }
 
     /// Retries a failed, blocked or cancelled run (see `baton.retry_run`). Throws `StoreError.notFound` or `StoreConflict`.

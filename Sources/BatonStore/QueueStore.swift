@@ -91,7 +91,7 @@ public final class QueueStore: Sendable {
                 workflowVersion: request.workflow.version, queue: request.workflow.queue, repository: request.repository,
                 featureKey: request.featureKey, initiator: request.initiator, idempotencyKey: request.idempotencyKey,
                 priority: request.priority, input: request.input, firstStep: first, ord: items.count,
-                conflicts: request.workflow.conflicts ?? .refuse))
+                conflicts: request.workflow.conflicts ?? .refuse, traceParent: request.traceParent))
         }
         let frozen = items
         let outcome = try await pool.retryingTransaction { connection -> Result<[EnqueueAdmission], Throttle> in
@@ -232,6 +232,7 @@ public final class QueueStore: Sendable {
         return try rows.map { row in
             var job = try ClaimedJob(row: row, leaseOwner: workerID)
             job.payloadVersion = try row.decode("payload_version")
+            job.traceParent = try row.decode("trace_parent", as: String?.self)
             if let code = try row.decode("refusal", as: String?.self) {
                 let failed = try row.decode("refusal_detail", as: String?.self).map {
                     try JSONDecoder().decode(ClaimGate.FailedCheck.self, from: Data($0.utf8))
@@ -410,11 +411,12 @@ struct EnqueueItem: Encodable, Sendable, Equatable {
     var firstStep: StepDefinition
     var ord = 0
     var conflicts: ConflictPolicy = .refuse
+    var traceParent: String?
 
     enum CodingKeys: String, CodingKey {
         case id, workflowID = "workflow_id", workflow, workflowVersion = "workflow_version", queue, repository
         case featureKey = "feature_key", initiator, idempotencyKey = "idempotency_key", priority, input, firstStep = "first_step", ord
-        case conflicts
+        case conflicts, traceParent = "trace_parent"
     }
 }
 

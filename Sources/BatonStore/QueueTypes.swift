@@ -11,9 +11,11 @@ public struct EnqueueRequest: Sendable {
     public var initiator: String
     public var idempotencyKey: String?
     public var priority: Int
+    /// The W3C `traceparent` the run was created under (`runs.trace_parent`); nil outside any trace.
+    public var traceParent: String?
 
     public init(workflow: WorkflowDefinition, input: String = "{}", repository: String? = nil, featureKey: String? = nil,
-                initiator: String = "system", idempotencyKey: String? = nil, priority: Int = Priority.default) {
+                initiator: String = "system", idempotencyKey: String? = nil, priority: Int = Priority.default, traceParent: String? = nil) {
         self.workflow = workflow
         self.input = input
         self.repository = repository
@@ -21,6 +23,7 @@ public struct EnqueueRequest: Sendable {
         self.initiator = initiator
         self.idempotencyKey = idempotencyKey
         self.priority = priority
+        self.traceParent = traceParent
     }
 }
 
@@ -81,12 +84,14 @@ public struct ClaimedJob: Sendable, Equatable, Codable {
     public var refusal: StepError?
     /// The payload version the input was frozen under (nil: 1); the handler must accept it.
     public var payloadVersion: Int?
+    /// The run's W3C `traceparent` (`runs.trace_parent`): the step attempt's span is its child.
+    public var traceParent: String?
 
     enum CodingKeys: String, CodingKey {
         case id, runID = "run_id", workflowID = "workflow_id", step, stepIndex = "step_index", handler, attempt, errors, crashes
         case priority, timeoutMilliseconds = "timeout_ms", leaseOwner = "lease_owner", leaseEpoch = "lease_epoch", input
         case inputSHA256 = "input_sha256", requiredCapabilities = "required_capabilities", authority, refusal
-        case payloadVersion = "payload_version"
+        case payloadVersion = "payload_version", traceParent = "trace_parent"
     }
 }
 

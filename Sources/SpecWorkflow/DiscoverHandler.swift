@@ -1,6 +1,7 @@
 import BatonCore
 import Foundation
 import Git
+import Tracing
 
 /// What discover found; submit and publish read it from `input.steps.discover`.
 public struct Discovery: Codable, Sendable, Equatable {
@@ -118,8 +119,12 @@ public struct DiscoverHandler: StepHandler {
 /// Runs blocking git work for `repository` off the cooperative pool; a libgit2 error becomes a step error that
 /// names the repository and says whether a retry can help.
 func gitStep<T: Sendable>(_ repository: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+    // libgit2 runs on its own thread, where task-locals are not visible: the step's trace context (and the tracer,
+    // when one is bound to the task) go along.
+    let trace = InstrumentationContext.current
+    let tracer = InstrumentationSystem.tracer
     do {
-        return try await Git.run(body)
+        return try await Git.run { try withTracer(tracer) { try InstrumentationContext.$current.withValue(trace) { try body() } } }
     } catch let error as GitError {
         throw error.stepError(repository: repository)
     }

@@ -1,6 +1,8 @@
 import BatonCore
+import BatonTelemetry
 import Foundation
 import HTTPClient
+import Tracing
 
 /// Where GitHub's REST API is and how to authenticate: github.com, GitHub Enterprise, or a local stand-in.
 public struct GitHubConfiguration: Sendable {
@@ -82,16 +84,16 @@ public struct GitHubClient: Sendable {
     /// The open pull request whose head is `owner:branch`, if any.
     public func findOpenPullRequest(owner: String, repo: String, branch: String) async throws -> PullRequest? {
         let head = "\(owner):\(branch)".addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: ":&=+"))) ?? branch
-        let pulls: [PullRequest] = try await call("GET", "/repos/\(owner)/\(repo)/pulls?state=open&head=\(head)")
+        let pulls: [PullRequest] = try await call("GET", "/repos/\(owner)/\(repo)/pulls?state=open&head=\(head)", route: "/repos/{owner}/{repo}/pulls")
         return pulls.first
     }
 
     public func createPullRequest(owner: String, repo: String, title: String, body: String, head: String, base: String) async throws -> PullRequest {
-        try await call("POST", "/repos/\(owner)/\(repo)/pulls", body: ["title": title, "body": body, "head": head, "base": base])
+        try await call("POST", "/repos/\(owner)/\(repo)/pulls", route: "/repos/{owner}/{repo}/pulls", body: ["title": title, "body": body, "head": head, "base": base])
     }
 
     public func updatePullRequest(owner: String, repo: String, number: Int, title: String, body: String) async throws -> PullRequest {
-        try await call("PATCH", "/repos/\(owner)/\(repo)/pulls/\(number)", body: ["title": title, "body": body])
+        try await call("PATCH", "/repos/\(owner)/\(repo)/pulls/\(number)", route: "/repos/{owner}/{repo}/pulls/{number}", body: ["title": title, "body": body])
     }
 
     /// Updates the open pull request for `branch`, or creates it. A 422 "already exists" (another writer won a
@@ -111,7 +113,7 @@ public struct GitHubClient: Sendable {
     /// Who the token belongs to (`GET /user`) and its OAuth scopes when GitHub reports them (classic tokens).
     public func viewer(timeout: Duration = .seconds(30)) async throws -> (login: String, scopes: [String]?) {
         struct User: Decodable { var login: String }
-        let (user, response): (User, HTTPResponse) = try await exchange("GET", "/user", timeout: timeout)
+        let (user, response): (User, HTTPResponse) = try await exchange("GET", "/user", route: "/user", timeout: timeout)
         let scopes = response.header("x-oauth-scopes").map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
         return (user.login, scopes)
     }
@@ -122,18 +124,37 @@ public struct GitHubClient: Sendable {
             struct Permissions: Decodable { var push: Bool? }
             var permissions: Permissions?
         }
-        let (found, _): (Repo, HTTPResponse) = try await exchange("GET", "/repos/\(owner)/\(repo)", timeout: timeout)
+        let (found, _): (Repo, HTTPResponse) = try await exchange("GET", "/repos/\(owner)/\(repo)", route: "/repos/{owner}/{repo}", timeout: timeout)
         return found.permissions?.push == true
     }
 
     // MARK: - Transport
 
-    private func call<T: Decodable>(_ method: String, _ path: String, body: [String: String]? = nil) async throws -> T {
-        try await exchange(method, path, body: body).0
+    private func call<T: Decodable>(_ method: String, _ path: String, route: String, body: [String: String]? = nil) async throws -> T {
+        try await exchange(method, path, route: route, body: body).0
     }
 
-    private func exchange<T: Decodable>(_ method: String, _ path: String, body: [String: String]? = nil,
+    /// One client span per call, named by method and route template (`GET /repos/{owner}/{repo}/pulls`), with the
+    /// API's host and the status: never the token, headers, query or body.
+    private func exchange<T: Decodable>(_ method: String, _ path: String, route: String, body: [String: String]? = nil,
                                         timeout: Duration = .seconds(30)) async throws -> (T, HTTPResponse) {
+        try await Spans.run("GitHub \(method) \(route)", kind: .client) { span in
+            span.attributes["http.request.method"] = method
+            span.attributes["url.template"] = route
+            if let host = URLComponents(string: configuration.apiBase)?.host { span.attributes["server.address"] = host }
+            do {
+                let (value, response): (T, HTTPResponse) = try await exchange(method, path, body: body, timeout: timeout)
+                span.attributes["http.response.status_code"] = response.status
+                return (value, response)
+            } catch let error as GitHubError {
+                if error.status != 0 { span.attributes["http.response.status_code"] = error.status }
+                throw error
+            }
+        }
+    }
+
+    private func exchange<T: Decodable>(_ method: String, _ path: String, body: [String: String]?,
+                                        timeout: Duration) async throws -> (T, HTTPResponse) {
         let url = configuration.apiBase + path
         let label = "\(method) \(path)"
         var headers: [(name: String, value: String)] = [

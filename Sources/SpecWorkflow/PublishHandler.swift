@@ -40,7 +40,9 @@ public struct PublishHandler: StepHandler {
             try checkout.setBranch(branch, to: head)
             try checkout.setRemote("publish", url: url)
             // Forced: the branch is this feature's, and each run rebuilds it from the base branch.
-            try checkout.push(remote: "publish", refspecs: ["+refs/heads/\(branch):refs/heads/\(branch)"], credentials: credentials)
+            try traceGit("push", request.repository) {
+                try checkout.push(remote: "publish", refspecs: ["+refs/heads/\(branch):refs/heads/\(branch)"], credentials: credentials)
+            }
         }
         await context.events.emit("branch_pushed", "pushed \(branch) at \(head.prefix(8)) to \(request.repository)",
                                   payload: json(["branch": branch, "commit": head]))

@@ -40,11 +40,11 @@ public struct Workspace: Sendable {
                 try buildAside(path) { staging in
                     let fresh = try Repository.create(at: staging, bare: true)
                     try fresh.addRemote("origin", url: url, fetchRefspec: "+refs/heads/*:refs/heads/*")
-                    try fresh.fetch(remote: "origin", credentials: credentials)
+                    try traceGit("clone", request.repository) { try fresh.fetch(remote: "origin", credentials: credentials) }
                 }
                 cache = try Repository.open(at: path)
             }
-            try cache.fetch(remote: "origin", credentials: credentials)
+            try traceGit("fetch", request.repository) { try cache.fetch(remote: "origin", credentials: credentials) }
             guard let commit = try? cache.resolve("refs/heads/\(request.baseBranch)") else {
                 throw StepError.blocked("prerequisite_missing",
                                         "base branch '\(request.baseBranch)' does not exist in \(request.repository); create it (or set baseBranch), then retry the run")

@@ -9,7 +9,7 @@
 -- on the active run itself, whose row a worker may hold while it waits for this feature's lock) or, when its
 -- workflow's conflicts policy is 'defer', inserted 'deferred' (its first job is held until the active run ends).
 -- $1 jsonb array of {id, workflow_id, workflow, workflow_version, queue, repository, feature_key, initiator,
---    idempotency_key, priority, input, first_step, ord, conflicts}. Their first steps go in by insert_steps.
+--    idempotency_key, priority, input, first_step, ord, conflicts, trace_parent}. Their first steps go in by insert_steps.
 WITH item AS (
     SELECT x.*,
            (SELECT r.id FROM baton.runs r WHERE r.idempotency_key = x.idempotency_key) AS existing,
@@ -17,7 +17,7 @@ WITH item AS (
                 THEN baton.feature_holder(x.repository, x.feature_key, NULL) END AS holder
     FROM jsonb_to_recordset($1::jsonb) AS x(
         id uuid, workflow_id bigint, workflow text, workflow_version int, queue text, repository text, feature_key text,
-        initiator text, idempotency_key text, priority int, input text, first_step jsonb, ord bigint, conflicts text)
+        initiator text, idempotency_key text, priority int, input text, first_step jsonb, ord bigint, conflicts text, trace_parent text)
 ), ranked AS (
     SELECT i.*,
            row_number() OVER w AS feature_rank,
@@ -34,9 +34,9 @@ WITH item AS (
     FROM ranked r
 ), inserted AS (
     INSERT INTO baton.runs (id, workflow_id, workflow, workflow_version, queue, repository, feature_key, status, current_step,
-                            initiator, idempotency_key, priority, input)
+                            initiator, idempotency_key, priority, input, trace_parent)
     SELECT id, workflow_id, workflow, workflow_version, queue, repository, feature_key, admission, first_step->>'name',
-           coalesce(initiator, 'system'), idempotency_key, priority, input::jsonb
+           coalesce(initiator, 'system'), idempotency_key, priority, input::jsonb, trace_parent
     FROM decided WHERE admission IN ('queued', 'deferred') ORDER BY ord
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id
@@ -161,7 +161,8 @@ WITH candidates AS (
 SELECT g.id, g.run_id, g.workflow_id, g.step, g.step_index, g.handler, g.attempt, g.errors, g.crashes, g.priority,
        g.timeout_ms, g.lease_epoch, coalesce(s.input, '') AS input, coalesce(s.input_sha256, '') AS input_sha256,
        coalesce(s.payload_version, 1) AS payload_version,
-       g.required_capabilities, g.authority::text AS authority, g.refusal, g.failure::text AS refusal_detail
+       g.required_capabilities, g.authority::text AS authority, g.refusal, g.failure::text AS refusal_detail,
+       (SELECT r.trace_parent FROM baton.runs r WHERE r.id = g.run_id) AS trace_parent
 FROM judged g LEFT JOIN started s ON s.id = g.attempt_id
 ORDER BY g.priority, g.run_seq, g.id;
 
