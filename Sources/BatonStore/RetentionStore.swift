@@ -105,7 +105,10 @@ public final class RetentionStore: Sendable {
                 .map { try $0.decode("id", as: UUID.self) }
             if ids.isEmpty { break }
             try removeFiles(ids)
-            let deleted = try connection.query(Statements.retention("delete_archived_runs", ids.map { $0.uuidString.lowercased() })).affected
+            let deleted = try connection.transaction {
+                try connection.execute("SET LOCAL baton.ledger_maintenance = 'on'")  // their removal records go too
+                return try connection.query(Statements.retention("delete_archived_runs", ids.map { $0.uuidString.lowercased() })).affected
+            }
             batches += 1
             removed["runs_archive", default: 0] += deleted
             if ids.count < batch { break }

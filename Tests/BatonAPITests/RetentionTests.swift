@@ -152,12 +152,19 @@ struct RetentionTests {
             let again = try await f.engine.queue.enqueue(EnqueueRequest(workflow: workflow, idempotencyKey: key))
             #expect(!again.created && again.runID == id)
             #expect(FileManager.default.fileExists(atPath: artifacts.path) && FileManager.default.fileExists(atPath: worktree.path))
+            func removalRecords() async throws -> Int {
+                try await f.engine.pool.withConnection {
+                    try $0.query("SELECT count(*) AS n FROM baton.ledger_removals WHERE run_id IN (\(id), \(other))").first!.decode("n", as: Int.self)
+                }
+            }
+            #expect(try await removalRecords() == 2, "archiving records what left each run's chain")
 
             let sweep = try await f.sweep(daysFromNow: 91)
             #expect(sweep.removed["runs_archive"] == 2)
             #expect(!FileManager.default.fileExists(atPath: artifacts.path) && !FileManager.default.fileExists(atPath: worktree.path))
             #expect(!FileManager.default.fileExists(atPath: f.data.appendingPathComponent("worktrees/\(other.lower)").path))
             #expect(try await f.get("/api/v1/runs/\(id.lower)").status == 404)
+            #expect(try await removalRecords() == 0, "a deleted run's removal records go with it: the table stays bounded")
 
             let fresh = try await f.engine.queue.enqueue(EnqueueRequest(workflow: workflow, idempotencyKey: key))
             #expect(fresh.created && fresh.runID != id)

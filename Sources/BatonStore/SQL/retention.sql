@@ -59,7 +59,12 @@ ORDER BY finished_at
 LIMIT $3;
 
 -- name: delete_archived_runs
--- Deletes the archived runs $1 (uuid[]) whose files are gone; their idempotency keys are free again.
+-- Deletes the archived runs $1 (uuid[]) whose files are gone; their idempotency keys are free again. Their ledger
+-- removal records go with them (the run has no chain left to anchor; otherwise one row per run would stay forever):
+-- in a transaction with SET LOCAL baton.ledger_maintenance = 'on'.
+WITH removals AS (
+    DELETE FROM baton.ledger_removals WHERE run_id = ANY($1::uuid[])
+)
 DELETE FROM baton.runs_archive WHERE id = ANY($1::uuid[]);
 
 -- name: delete_dead_letters
