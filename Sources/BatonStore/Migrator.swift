@@ -7,7 +7,7 @@ public struct Migration: Sendable {
     public let sql: String
 
     /// Every migration this build knows, oldest first.
-    public static let all: [Migration] = [.v1, .v2, .v3, .v4, .v5, .v6, .v7, .v8, .v9, .v10, .v11, .v12, .v13]
+    public static let all: [Migration] = [.v1, .v2, .v3, .v4, .v5, .v6, .v7, .v8, .v9, .v10, .v11, .v12, .v13, .v14]
 }
 
 /// The database's migration history disagrees with this build of Baton.

@@ -52,6 +52,54 @@ struct LedgerChainTests {
         }
     }
 
+    /// Migration 14: a transaction's second append to a run takes the hash it remembers from its first. Writers that
+    /// append several events per transaction, racing, must still make one unbroken chain; and a savepoint rolled back
+    /// must take its appends out of that memory as it takes them out of the table.
+    @Test func transactionsAppendingSeveralEventsPerRunNeverForkTheChain() async throws {
+        try await withEngine { engine in
+            let run = try await Self.queuedRun(engine)
+            let other = try await Self.queuedRun(engine)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<8 {
+                    group.addTask {
+                        for n in 0..<10 {
+                            try await engine.pool.withConnection { connection in
+                                try connection.transaction {
+                                    // Two runs interleaved, three events each, in one transaction.
+                                    for k in 0..<3 {
+                                        for target in [run, other] {
+                                            _ = try connection.query("SELECT baton.add_event(\(target), NULL, NULL, 'info', 'test_note', \("w\(writer) t\(n) e\(k)"), '{}'::jsonb)")
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            for target in [run, other] {
+                let report = try await Self.verify(engine.pool, target)
+                #expect(report.verified && report.events == 1 + 8 * 10 * 3, "\(report.problems)")
+            }
+
+            let kept = try await engine.pool.withConnection { connection in
+                try connection.transaction { () throws -> [String] in
+                    _ = try connection.query("SELECT baton.add_event(\(run), NULL, NULL, 'info', 'test_note', 'kept 1', '{}'::jsonb)")
+                    try connection.execute("SAVEPOINT undone")
+                    _ = try connection.query("SELECT baton.add_event(\(run), NULL, NULL, 'info', 'test_note', 'rolled back', '{}'::jsonb)")
+                    try connection.execute("ROLLBACK TO SAVEPOINT undone")
+                    _ = try connection.query("SELECT baton.add_event(\(run), NULL, NULL, 'info', 'test_note', 'kept 2', '{}'::jsonb)")
+                    return try connection.query("SELECT message FROM baton.run_events WHERE run_id = \(run) ORDER BY id DESC LIMIT 2")
+                        .map { try $0.decode("message", as: String.self) }
+                }
+            }
+            #expect(kept == ["kept 2", "kept 1"])
+            let report = try await Self.verify(engine.pool, run)
+            #expect(report.verified, "a savepoint's rolled-back append must not be what the next one chains to: \(report.problems)")
+        }
+    }
+
     @Test func eventsCannotBeChangedOrRemoved() async throws {
         try await withEngine { engine in
             let run = try await Self.queuedRun(engine)
