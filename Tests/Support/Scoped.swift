@@ -50,7 +50,8 @@ public func waitForExit(_ process: Process, limit: Duration = .seconds(600)) asy
 }
 
 /// Signals when a child process has ended: through its `terminationHandler` (replaced), or at once if Foundation has
-/// already reaped it. Create it before `run()` or after; either way `wait()` returns once the child is gone.
+/// already reaped it. Create it before `run()` or after; either way `wait()` returns once the child is gone. One at a
+/// time per process: a second one replaces the first's handler (waiting again after an exit is fine).
 public final class ChildExit: @unchecked Sendable {
     private let ended = DispatchSemaphore(value: 0)
 
